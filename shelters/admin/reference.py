@@ -1,0 +1,68 @@
+"""Organisations, users, sources, estimates and worker heartbeats."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from shelters.models import Organization, PopulationEstimate, Source, User, WorkerHeartbeat
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "kind", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "email", "organization", "role", "is_staff", "is_active")
+    list_filter = ("organization", "role", "is_staff", "is_superuser", "is_active")
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        (_("Organisation"), {"fields": ("organization", "role")}),
+    )
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        (_("Organisation"), {"fields": ("organization", "role")}),
+    )
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "kind", "grade", "created_at")
+    list_filter = ("grade", "kind")
+    search_fields = ("slug", "name")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by background jobs; staff look, never edit."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(PopulationEstimate)
+class PopulationEstimateAdmin(ReadOnlyAdmin):
+    list_display = ("site", "date", "estimate", "low", "high", "flag_list", "engine_version", "computed_at")
+    list_filter = ("engine_version",)
+    search_fields = ("site__code", "site__name", "site__name_ar")
+    date_hierarchy = "date"
+    list_select_related = ("site",)
+
+    @admin.display(description=_("flags"))
+    def flag_list(self, estimate: PopulationEstimate) -> str:
+        return ", ".join(estimate.flags)
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ("worker", "last_seen", "beats")

@@ -1,0 +1,106 @@
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from shelters.models import AidDistribution, DepartureNotice, PopulationReport, Site
+from shelters.selectors.estimates import with_latest_estimate
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """A site's evidence, shown on its page; added and changed on its own page,
+    where the services and their rules apply."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReportInline(ReadOnlyInline):
+    model = PopulationReport
+    fields = ("as_of", "source", "qualifier", "figure", "method", "status", "is_outlier", "quote")
+    readonly_fields = fields
+    ordering = ("-as_of", "-id")
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("source")
+
+    @admin.display(description=_("figure"))
+    def figure(self, report: PopulationReport) -> str:
+        return report.figure_text
+
+
+class NoticeInline(ReadOnlyInline):
+    model = DepartureNotice
+    fields = ("issued_on", "issuer", "channel", "compulsion", "deadline", "verification", "summary")
+    readonly_fields = fields
+
+
+class DistributionInline(ReadOnlyInline):
+    model = AidDistribution
+    fields = ("distributed_on", "provider", "item", "quantity", "unit", "households", "individuals", "purpose")
+    readonly_fields = fields
+
+
+@admin.register(Site)
+class SiteAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "code",
+        "name",
+        "arabic_name",
+        "site_type",
+        "status",
+        "governorate",
+        "district",
+        "capacity",
+        "latest",
+    )
+    list_filter = ("status", "site_type", "governorate")
+    search_fields = ("code", "name", "name_ar", "governorate", "district", "operator")
+    date_hierarchy = "opened_on"
+    readonly_fields = ("add_links", "created_at", "updated_at")
+    inlines = (ReportInline, NoticeInline, DistributionInline)
+    fieldsets = (
+        (None, {"fields": ("code", "name", "name_ar", "site_type", "status", "operator", "capacity")}),
+        (
+            _("Location"),
+            {"fields": ("governorate", "governorate_pcode", "district", "district_pcode", "latitude", "longitude")},
+        ),
+        (_("Dates"), {"fields": ("opened_on", "closed_on")}),
+        (_("More"), {"fields": ("notes", "add_links", "created_at", "updated_at")}),
+    )
+
+    def get_queryset(self, request: HttpRequest):
+        return with_latest_estimate(super().get_queryset(request))
+
+    @admin.display(description=_("Arabic name"), ordering="name_ar")
+    def arabic_name(self, site: Site) -> str:
+        return format_html('<span dir="rtl" lang="ar">{}</span>', site.name_ar) if site.name_ar else ""
+
+    @admin.display(description=_("latest estimate"), ordering="latest_estimate")
+    def latest(self, site: Site) -> str:
+        if site.latest_estimate is None:
+            return "—"
+        return f"{site.latest_estimate:,} ({site.latest_low:,}–{site.latest_high:,}) {site.latest_date:%Y-%m-%d}"
+
+    @admin.display(description=_("add evidence"))
+    def add_links(self, site: Site) -> str:
+        if not site.pk:
+            return "—"
+        links = [
+            (reverse("admin:shelters_populationreport_add"), _("Add a population report")),
+            (reverse("admin:shelters_departurenotice_add"), _("Add a departure notice")),
+            (reverse("admin:shelters_aiddistribution_add"), _("Add an aid distribution")),
+        ]
+        return format_html(
+            " · ".join(['<a href="{}?site={}">{}</a>'] * len(links)),
+            *[part for url, label in links for part in (url, site.pk, label)],
+        )

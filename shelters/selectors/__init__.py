@@ -1,0 +1,1 @@
+"""Reads. Views, the admin, the API and count reports query through these."""

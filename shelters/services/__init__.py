@@ -1,0 +1,1 @@
+"""Writes. Every entry point (admin, API, import, tasks) goes through these."""

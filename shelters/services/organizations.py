@@ -1,0 +1,18 @@
+from django.conf import settings
+
+from shelters.models import Organization, User
+
+
+def default_organization() -> Organization:
+    """The organisation that owns what local staff and the operator commands submit."""
+    organization, _ = Organization.objects.get_or_create(
+        slug=settings.SHELTERS_DEFAULT_ORGANIZATION,
+        defaults={"name": "Local staff", "kind": Organization.Kind.OTHER},
+    )
+    return organization
+
+
+def organization_for(user: User | None) -> Organization:
+    if user is not None and user.is_authenticated and user.organization_id:
+        return user.organization
+    return default_organization()

@@ -1,0 +1,207 @@
+"""Staff in the admin: real requests through the admin with a logged-in user."""
+
+import io
+from datetime import date
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.urls import reverse
+
+from shelters.models import AidDistribution, DepartureNotice, PopulationReport, Site, User
+from shelters.services.organizations import default_organization
+
+CHANGELIST = "admin:shelters_populationreport_changelist"
+
+
+@pytest.fixture
+def demo(db) -> Site:
+    call_command("load_demo", verbosity=0, stdout=io.StringIO())
+    return Site.objects.get(code="SY-LAT-HMEIMIM")
+
+
+@pytest.fixture
+def staff_client(client, charlie):
+    client.force_login(charlie)
+    return client
+
+
+def _reports(site: Site) -> list[PopulationReport]:
+    return list(site.reports.order_by("external_id"))
+
+
+def test_every_admin_page_renders(staff_client, demo):
+    for name in [
+        "admin:index",
+        "admin:shelters_site_changelist",
+        "admin:shelters_populationreport_changelist",
+        "admin:shelters_departurenotice_changelist",
+        "admin:shelters_aiddistribution_changelist",
+        "admin:shelters_populationestimate_changelist",
+        "admin:shelters_source_changelist",
+        "admin:shelters_organization_changelist",
+        "admin:shelters_user_changelist",
+        "admin:shelters_workerheartbeat_changelist",
+        "admin:shelters_populationreport_add",
+        "admin:shelters_site_add",
+    ]:
+        response = staff_client.get(reverse(name))
+        assert response.status_code == 200, name
+    report = demo.reports.first()
+    for url in [
+        reverse("admin:shelters_populationreport_change", args=[report.pk]),
+        reverse("admin:shelters_populationreport_history", args=[report.pk]),
+        reverse("admin:shelters_site_history", args=[demo.pk]),
+    ]:
+        assert staff_client.get(url).status_code == 200, url
+
+
+def test_site_page_shows_its_evidence_inline_with_the_arabic_name(staff_client, demo):
+    response = staff_client.get(reverse("admin:shelters_site_change", args=[demo.pk]))
+    html = response.content.decode()
+    assert "قاعدة حميميم الجوية" in html
+    assert "more than 8,000 people" in html and "potentially rising to 9,000" in html
+    assert "Unclear" in html  # the departure notice's compulsion
+    assert "Food package" in html  # the distribution
+    changelist = staff_client.get(reverse("admin:shelters_site_changelist")).content.decode()
+    assert '<span dir="rtl" lang="ar">قاعدة حميميم الجوية</span>' in changelist
+
+
+def test_admin_in_arabic_is_right_to_left(staff_client, demo):
+    response = staff_client.get(reverse("admin:shelters_site_change", args=[demo.pk]), HTTP_ACCEPT_LANGUAGE="ar")
+    html = response.content.decode()
+    assert 'dir="rtl"' in html and 'lang="ar"' in html
+
+
+def test_verify_action(staff_client, demo, charlie):
+    first, second = _reports(demo)
+    response = staff_client.post(
+        reverse(CHANGELIST), {"action": "verify_reports", "_selected_action": [first.pk, second.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert "2 reports marked verified" in response.content.decode()
+    first.refresh_from_db()
+    assert first.status == "verified" and first.status_changed_by == charlie
+    assert first.history.first().history_user == charlie
+
+
+def test_reject_asks_for_a_reason_then_applies_it(staff_client, demo, charlie):
+    report = _reports(demo)[0]
+    url = reverse(CHANGELIST)
+    # Step 1: the intermediate page, nothing changed yet.
+    response = staff_client.post(url, {"action": "mark_rejected", "_selected_action": [report.pk]})
+    assert response.status_code == 200
+    assert "Reason" in response.content.decode()
+    report.refresh_from_db()
+    assert report.status == "received"
+    # An empty reason is refused and changes nothing.
+    response = staff_client.post(url, {"action": "mark_rejected", "_selected_action": [report.pk], "apply": "1"})
+    assert "This field is required" in response.content.decode()
+    report.refresh_from_db()
+    assert report.status == "received"
+    # Step 2: with a reason.
+    response = staff_client.post(
+        url,
+        {"action": "mark_rejected", "_selected_action": [report.pk], "apply": "1", "reason": "Duplicate of TASS wire"},
+        follow=True,
+    )
+    assert "1 report marked rejected" in response.content.decode()
+    report.refresh_from_db()
+    assert (report.status, report.status_reason, report.status_changed_by) == (
+        "rejected",
+        "Duplicate of TASS wire",
+        charlie,
+    )
+    latest = report.history.first()
+    assert latest.history_user == charlie and latest.status == "rejected"
+    assert latest.history_change_reason == "rejected: Duplicate of TASS wire"
+
+
+def test_retract_is_final(staff_client, demo):
+    report = _reports(demo)[0]
+    url = reverse(CHANGELIST)
+    staff_client.post(
+        url, {"action": "mark_retracted", "_selected_action": [report.pk], "apply": "1", "reason": "Source withdrew it"}
+    )
+    report.refresh_from_db()
+    assert report.status == "retracted"
+    response = staff_client.post(url, {"action": "verify_reports", "_selected_action": [report.pk]}, follow=True)
+    assert "cannot be verified" in response.content.decode()
+    report.refresh_from_db()
+    assert report.status == "retracted"
+    assert report.history.count() == 2  # created, retracted: the refused verify left no trace
+
+
+def test_actions_need_change_permission(client, demo):
+    viewer = User.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_populationreport"))
+    client.force_login(viewer)
+    report = _reports(demo)[0]
+    client.post(reverse(CHANGELIST), {"action": "verify_reports", "_selected_action": [report.pk]})
+    report.refresh_from_db()
+    assert report.status == "received"
+
+
+def test_adding_a_report_in_the_admin_goes_through_the_rules(staff_client, demo, charlie):
+    source = demo.reports.first().source
+    url = reverse("admin:shelters_populationreport_add")
+    base = {"site": demo.pk, "source": source.pk, "as_of": "2025-03-16", "method": "headcount"}
+    response = staff_client.post(url, {**base, "qualifier": "range", "low": "9000", "high": "8000"})
+    assert response.status_code == 200  # form shown again with the error
+    assert "The low end of a range cannot be above the high end." in response.content.decode()
+    assert demo.reports.count() == 2
+
+    response = staff_client.post(url, {**base, "qualifier": "exact", "value": "7400", "quote": "counted at the gate"})
+    assert response.status_code == 302
+    report = demo.reports.get(as_of=date(2025, 3, 16))
+    assert (report.value, report.organization, report.created_by) == (7400, default_organization(), charlie)
+    assert report.history.first().history_user == charlie
+
+
+def test_a_saved_report_keeps_its_figures(staff_client, demo):
+    report = _reports(demo)[0]
+    url = reverse("admin:shelters_populationreport_change", args=[report.pk])
+    staff_client.post(url, {"value": "1", "notes": "checked with the base command"})
+    report.refresh_from_db()
+    assert report.value == 8000 and report.notes == "checked with the base command"
+
+
+def test_reports_cannot_be_deleted(staff_client, demo):
+    report = _reports(demo)[0]
+    response = staff_client.get(reverse("admin:shelters_populationreport_delete", args=[report.pk]))
+    assert response.status_code == 403
+
+
+def test_notice_and_distribution_are_owned_by_the_staff_organisation(staff_client, demo, charlie):
+    notice_url = reverse("admin:shelters_departurenotice_add")
+    response = staff_client.post(
+        notice_url,
+        {
+            "site": demo.pk,
+            "issued_on": "2025-03-20",
+            "issuer": "Base command",
+            "channel": "verbal",
+            "compulsion": "mandatory",
+            "verification": "unverified",
+            "deadline": "2025-03-19",
+        },
+    )
+    assert "The deadline cannot be before the notice was issued." in response.content.decode()
+    assert DepartureNotice.objects.count() == 1
+    response = staff_client.post(
+        reverse("admin:shelters_aiddistribution_add"),
+        {
+            "site": demo.pk,
+            "distributed_on": "2025-03-20",
+            "provider": "WFP",
+            "item": "food_package",
+            "quantity": "500",
+            "unit": "package",
+            "households": "500",
+            "individuals": "2400",
+            "purpose": "general",
+        },
+    )
+    assert response.status_code == 302
+    distribution = AidDistribution.objects.get(provider="WFP")
+    assert distribution.organization == default_organization() and distribution.created_by == charlie
