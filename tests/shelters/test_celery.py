@@ -59,7 +59,10 @@ def test_beat_schedules_the_heartbeat_and_a_worker_runs_it(tmp_path):
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     worker = ["celery", "--app", "config", "worker", "--loglevel", "INFO", "--concurrency", "1"]
     worker += ["--hostname", f"beat-test-{uuid.uuid4().hex[:8]}@localhost"]
-    with running(worker, worker_log, env), running(["celery", "--app", "config", "beat", "--loglevel", "INFO"], beat_log, env):
+    with (
+        running(worker, worker_log, env),
+        running(["celery", "--app", "config", "beat", "--loglevel", "INFO"], beat_log, env),
+    ):
         wait_for(
             lambda: WorkerHeartbeat.objects.filter(beats__gte=2).exists(),
             timeout=90,

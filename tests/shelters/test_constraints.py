@@ -30,7 +30,9 @@ BAD_REPORTS = [
 
 
 def _report(site, source, **overrides) -> PopulationReport:
-    return PopulationReport(site=site, source=source, organization=default_organization(), **{**GOOD_REPORT, **overrides})
+    return PopulationReport(
+        site=site, source=source, organization=default_organization(), **{**GOOD_REPORT, **overrides}
+    )
 
 
 def test_a_good_report_passes_both_layers(site, source):
@@ -66,13 +68,17 @@ def test_database_constraint_messages_are_the_named_ones(site, source):
 
 
 def test_external_id_is_unique_per_organisation_only(site, source, alice_org, bob_org):
-    PopulationReport.objects.create(**{**GOOD_REPORT, "site": site, "source": source}, organization=alice_org, external_id="r1")
+    PopulationReport.objects.create(
+        **{**GOOD_REPORT, "site": site, "source": source}, organization=alice_org, external_id="r1"
+    )
     # Another organisation may use the same id.
-    PopulationReport.objects.create(**{**GOOD_REPORT, "site": site, "source": source}, organization=bob_org, external_id="r1")
+    PopulationReport.objects.create(
+        **{**GOOD_REPORT, "site": site, "source": source}, organization=bob_org, external_id="r1"
+    )
     # Blank ids are not keys.
     for _ in range(2):
         PopulationReport.objects.create(**{**GOOD_REPORT, "site": site, "source": source}, organization=bob_org)
-    with pytest.raises(IntegrityError, match="external_id|UNIQUE"), transaction.atomic():
+    with pytest.raises(IntegrityError, match=r"external_id|UNIQUE"), transaction.atomic():
         PopulationReport.objects.create(
             **{**GOOD_REPORT, "site": site, "source": source}, organization=alice_org, external_id="r1"
         )
@@ -98,7 +104,11 @@ def test_site_rules(db, fields, field):
 
 def test_notice_deadline_not_before_issue(site):
     notice = DepartureNotice(
-        site=site, organization=default_organization(), issued_on=date(2025, 3, 15), issuer="x", deadline=date(2025, 3, 1)
+        site=site,
+        organization=default_organization(),
+        issued_on=date(2025, 3, 15),
+        issuer="x",
+        deadline=date(2025, 3, 1),
     )
     with pytest.raises(ValidationError) as raised:
         notice.full_clean()

@@ -95,7 +95,11 @@ def test_import_records_history_for_every_row(db, charlie):
         ("bad1,SIM-PUB-001-0016,05/03/2025,2025-03-05,news-agency,C,media_claim,approx,500,,,", "as_of", "YYYY-MM-DD"),
         ("bad1,SIM-PUB-001-0016,2025-03-05,2025-03-05,news-agency,C,media_claim,about,500,,,", "qualifier", "one of"),
         ("bad1,SIM-PUB-001-0016,2025-03-05,2025-03-05,news-agency,C,media_claim,exact,,,,", "value", "required"),
-        ("bad1,SIM-PUB-001-0016,2025-03-05,2025-03-05,news-agency,C,media_claim,exact,lots,,,", "value", "whole number"),
+        (
+            "bad1,SIM-PUB-001-0016,2025-03-05,2025-03-05,news-agency,C,media_claim,exact,lots,,,",
+            "value",
+            "whole number",
+        ),
     ],
 )
 def test_one_bad_row_rejects_the_whole_file(synthetic_sites, tmp_path, bad_row, field, message):
