@@ -1,11 +1,58 @@
-"""Celery tasks. Thin: they take ids or plain values and call services."""
+"""Celery tasks. Thin: they take ids or plain values and call services.
+
+Every task is safe to run twice (acks are late, so a worker lost mid-task
+means a redelivery) and retries with backoff when the database is briefly
+unreachable.
+"""
+
+from datetime import date
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
+from shelters.services import reconciliation
 from shelters.services.heartbeats import heartbeat_record
+
+# Transient: the database restarting, a connection dropped, a deadlock victim.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+RETRY = {
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
 
 
 @shared_task(name="shelters.tasks.record_heartbeat", bind=True)
 def record_heartbeat(self, token: str = "") -> None:
     """Scheduled by beat; proves the worker runs and reaches the database."""
     heartbeat_record(worker=self.request.hostname or "unknown", token=token)
+
+
+@shared_task(name="shelters.tasks.reconcile_site", **RETRY)
+def reconcile_site_task(site_id: int) -> None:
+    reconciliation.reconcile_site(site_id=site_id)
+
+
+@shared_task(name="shelters.tasks.reconcile_sites", **RETRY)
+def reconcile_sites_task(site_ids: list[int], until: str | None = None) -> None:
+    reconciliation.reconcile_sites(site_ids=site_ids, until=date.fromisoformat(until) if until else None)
+
+
+@shared_task(name="shelters.tasks.reconcile_all", **RETRY)
+def reconcile_all_task() -> int:
+    """Nightly: learn source profiles from every site, then fan the sites out in
+    chunks so that all workers share the run. Also repairs whatever a lost
+    message left stale."""
+    until = reconciliation.today()
+    reconciliation.learn_source_profiles(until=until)
+    chunks = reconciliation.site_chunks()
+    for chunk in chunks:
+        reconcile_sites_task.delay(chunk, until.isoformat())
+    return len(chunks)
+
+
+@shared_task(name="shelters.tasks.requeue_stale_reconciliations", **RETRY)
+def requeue_stale_reconciliations_task() -> int:
+    return len(reconciliation.requeue_stale_requests())

@@ -10,6 +10,7 @@ filesystem transport, also in ``var/``. Production: set ``DATABASE_URL`` and
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -161,6 +162,10 @@ else:
         # Longer than the longest task: an unacknowledged message is redelivered
         # after this long, so a shorter value would run a slow task twice.
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        # How often a worker looks for messages whose consumer died (seconds,
+        # times the throttle): they come back once older than the visibility timeout.
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
     }
 # Results are written to the database by the tasks themselves; no result backend.
 CELERY_TASK_IGNORE_RESULT = True
@@ -181,6 +186,16 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "shelters.tasks.record_heartbeat",
         "schedule": env.float("SHELTERS_HEARTBEAT_SECONDS", default=60.0),
+    },
+    # Every site, every night: extends each series to the new day, relearns
+    # source reliability, and repairs anything a lost message missed.
+    "nightly-reconciliation": {
+        "task": "shelters.tasks.reconcile_all",
+        "schedule": crontab(hour=env.int("SHELTERS_NIGHTLY_HOUR_UTC", default=1), minute=30),
+    },
+    "requeue-stale-reconciliations": {
+        "task": "shelters.tasks.requeue_stale_reconciliations",
+        "schedule": 300.0,
     },
 }
 # For tests and one-off scripts only: run tasks in-process instead of queueing.

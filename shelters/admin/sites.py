@@ -7,6 +7,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from shelters.models import AidDistribution, DepartureNotice, PopulationReport, Site
 from shelters.selectors.estimates import with_latest_estimate
+from shelters.services.sites import site_save
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -80,6 +81,9 @@ class SiteAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request: HttpRequest):
         return with_latest_estimate(super().get_queryset(request))
+
+    def save_model(self, request: HttpRequest, obj: Site, form, change: bool) -> None:
+        site_save(site=obj, by=request.user)
 
     @admin.display(description=_("Arabic name"), ordering="name_ar")
     def arabic_name(self, site: Site) -> str:

@@ -110,6 +110,8 @@ class Importer:
     # Model fields that are references resolved here, excluded from per-row
     # validation (resolution already proved they exist), with the column named in errors.
     reference_columns: ClassVar[dict[str, str]] = {}
+    # A new site has no reports yet; a new report or notice changes its site's estimates.
+    new_records_change_estimates: ClassVar[bool] = True
 
     def __init__(self, context: Context) -> None:
         self.context = context
@@ -281,7 +283,8 @@ class Importer:
                 )
         result.created = len(to_create)
         result.updated = len(to_update)
-        result.site_ids = {sid for sid in map(self.site_id_of, [*to_create, *to_update]) if sid is not None}
+        touched = [*to_create, *to_update] if self.new_records_change_estimates else to_update
+        result.site_ids = {sid for sid in map(self.site_id_of, touched) if sid is not None}
 
     def _key_attr(self) -> str:
         return next((c.attr for c in self.columns if c.name == self.key_column), "") or ""

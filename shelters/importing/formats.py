@@ -16,6 +16,7 @@ class ReferenceDataImporter(Importer):
     """Sites and sources: a row whose key exists updates the stored record."""
 
     updates_existing = True
+    new_records_change_estimates = False
 
     def build(self, values: dict[str, Any], row: Row, existing: models.Model | None) -> models.Model:
         # Start from the stored record so that columns absent from the file keep their values.

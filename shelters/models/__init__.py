@@ -3,6 +3,7 @@ from .estimates import PopulationEstimate
 from .heartbeats import WorkerHeartbeat
 from .notices import DepartureNotice
 from .organizations import Organization, User
+from .reconciliation import ReconciliationState, SourceReliability
 from .reports import COUNTING_STATUSES, Method, PopulationReport, Qualifier, ReportStatus
 from .sites import Site
 from .sources import Grade, Source
@@ -17,9 +18,11 @@ __all__ = [
     "PopulationEstimate",
     "PopulationReport",
     "Qualifier",
+    "ReconciliationState",
     "ReportStatus",
     "Site",
     "Source",
+    "SourceReliability",
     "User",
     "WorkerHeartbeat",
 ]

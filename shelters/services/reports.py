@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 
 from shelters.models import Organization, PopulationReport, ReportStatus, User
 
+from .reconciliation import reconciliation_request
+
 # Which status each action may start from. Retracted is final: the submitter
 # withdrew the claim; a new report is the way back.
 _ALLOWED_FROM: dict[str, tuple[str, ...]] = {
@@ -36,6 +38,7 @@ def report_create(
     report._history_user = created_by
     report._change_reason = change_reason or "created"
     report.save()
+    reconciliation_request(site_ids=[report.site_id])
     return report
 
 
@@ -63,6 +66,9 @@ def report_correct(
 @transaction.atomic
 def report_set_status(*, report: PopulationReport, status: str, by: User | None, reason: str = "") -> PopulationReport:
     """Move a report to ``status``; a no-op when it is already there (safe to repeat)."""
+    # Claim the site's reconciliation first, then lock the report: the same
+    # order a reconciliation run takes its locks in, so the two never deadlock.
+    reconciliation_request(site_ids=[report.site_id])
     # Lock the row: two staff acting on one report must not both pass the check.
     locked = PopulationReport.objects.select_for_update().get(pk=report.pk)
     if locked.status == status:

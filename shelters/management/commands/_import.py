@@ -30,19 +30,12 @@ class ImportCommand(BaseCommand):
         org = self._organization(organization)
         actor = self._user(user)
         try:
-            with open(path, "rb") as handle:
-                raw = handle.read()
-        except OSError as error:
-            raise CommandError(f"cannot read {path}: {error.strerror}") from error
-        rows = raw.count(b"\n")
-        try:
             result = import_file(
                 kind=self.kind,
                 file=path,
                 organization=org,
                 user=actor,
                 skip_invalid=skip_invalid,
-                progress=rows >= settings.SHELTERS_PROGRESS_MIN_ROWS,
             )
         except TableError as error:
             raise CommandError(str(error)) from error

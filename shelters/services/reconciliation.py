@@ -1,0 +1,290 @@
+"""Running the reconciliation engine against the database and storing what it says.
+
+The engine (``shelters.engine``) is pure Python; this module is its adapter:
+it reads counting reports, runs the engine, and writes each site's estimate
+series in the same transaction that holds the site's reconciliation lock, so
+a run killed half-way leaves the old series and two runs never interleave.
+"""
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from shelters import engine
+from shelters.models import (
+    PopulationEstimate,
+    PopulationReport,
+    ReconciliationState,
+    Site,
+    Source,
+    SourceReliability,
+)
+from shelters.selectors.reconciliation import site_inputs, source_profiles
+
+# Sites reconciled (and locked) together in one transaction by the full run.
+CHUNK_SIZE = 200
+# A request still pending after this long probably lost its message (a broker
+# restart); the sweeper enqueues it again.
+STALE_REQUEST = timedelta(minutes=10)
+# Weights are stored rounded: enough to explain an estimate, and stable, so an
+# unchanged input compares equal to what is stored and nothing is rewritten.
+WEIGHT_DECIMALS = 4
+
+ESTIMATE_FIELDS = ("estimate", "low", "high", "flags", "contributions", "engine_version")
+
+
+@dataclass
+class RunStats:
+    sites: int = 0
+    reports: int = 0
+    estimates_written: int = 0
+    estimates_deleted: int = 0
+    reports_reassessed: int = 0
+
+    def add(self, other: "RunStats") -> None:
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+def today() -> date:
+    return timezone.now().date()
+
+
+# --- requests (called by every write that changes a site's evidence) ---------
+
+
+def reconciliation_request(*, site_ids: Iterable[int]) -> list[int]:
+    """Ask for the given sites to be reconciled once the current transaction commits.
+
+    Only a site that was not already pending gets a task: bursts coalesce.
+    Returns the sites for which a task was enqueued.
+    """
+    from shelters.tasks import reconcile_site_task  # tasks import services; avoid the cycle
+
+    ids = sorted(set(site_ids))
+    if not ids:
+        return []
+    ReconciliationState.objects.bulk_create(
+        [ReconciliationState(site_id=site_id) for site_id in ids], ignore_conflicts=True
+    )
+    now = timezone.now()
+    enqueued = []
+    for site_id in ids:
+        # The conditional UPDATE is the claim: one request per burst wins it.
+        if ReconciliationState.objects.filter(site_id=site_id, pending=False).update(pending=True, requested_at=now):
+            reconcile_site_task.delay_on_commit(site_id)
+            enqueued.append(site_id)
+    return enqueued
+
+
+def requeue_stale_requests() -> list[int]:
+    """Enqueue again the requests whose task seems lost (pending for too long)."""
+    from shelters.tasks import reconcile_site_task
+
+    cutoff = timezone.now() - STALE_REQUEST
+    stale = list(
+        ReconciliationState.objects.filter(pending=True, requested_at__lt=cutoff).values_list("site_id", flat=True)
+    )
+    for site_id in stale:
+        ReconciliationState.objects.filter(site_id=site_id, pending=True).update(requested_at=timezone.now())
+        reconcile_site_task.delay_on_commit(site_id)
+    return stale
+
+
+# --- runs ---------------------------------------------------------------------
+
+
+def reconcile_sites(
+    *,
+    site_ids: Iterable[int],
+    until: date | None = None,
+    profiles: dict[str, engine.SourceProfile] | None = None,
+) -> RunStats:
+    """Reconcile these sites with the stored source profiles, in one locked transaction.
+
+    Safe to run twice and concurrently with other runs: the state rows are
+    locked in site order (no deadlocks), the reports are read under the lock,
+    and only changed estimates are written.
+    """
+    until = until or today()
+    ids = sorted(set(site_ids))
+    if profiles is None:
+        profiles = source_profiles()
+    stats = RunStats()
+    ReconciliationState.objects.bulk_create(
+        [ReconciliationState(site_id=site_id) for site_id in ids], ignore_conflicts=True
+    )
+    with transaction.atomic():
+        locked = list(ReconciliationState.objects.select_for_update().filter(site_id__in=ids).order_by("site_id"))
+        started = timezone.now()
+        # Requests made before this point are answered by this run.
+        ReconciliationState.objects.filter(site_id__in=ids).update(pending=False, started_at=started)
+        inputs = {int(site.key): site for site in site_inputs(ids)}
+        results = engine.reconcile_many(list(inputs.values()), until=until, profiles=profiles)
+        by_site = {int(result.site): result for result in results}
+        stats.sites = len(locked)
+        stats.reports = sum(len(site.reports) for site in inputs.values())
+        _store_estimates(ids, by_site, started, stats)
+        _store_assessments(ids, by_site, stats)
+        for state in locked:
+            state.finished_at = timezone.now()
+            state.engine_version = engine.ENGINE_VERSION
+            state.reports_used = len(inputs[state.site_id].reports) if state.site_id in inputs else 0
+        ReconciliationState.objects.bulk_update(locked, ["finished_at", "engine_version", "reports_used"])
+    return stats
+
+
+def reconcile_site(*, site_id: int, until: date | None = None) -> RunStats:
+    return reconcile_sites(site_ids=[site_id], until=until)
+
+
+def learn_source_profiles(
+    *, until: date | None = None, site_ids: list[int] | None = None
+) -> dict[str, engine.SourceProfile]:
+    """Learn every source's bias, noise and lag from all sites (or these), and store them."""
+    until = until or today()
+    profiles = engine.learn_source_profiles(site_inputs(site_ids), until=until)
+    now = timezone.now()
+    sources = dict(Source.objects.filter(slug__in=profiles).values_list("slug", "pk"))
+    with transaction.atomic():
+        SourceReliability.objects.bulk_create(
+            [
+                SourceReliability(
+                    source_id=sources[slug],
+                    profile=dataclasses.asdict(profile),
+                    engine_version=engine.ENGINE_VERSION,
+                    learned_at=now,
+                )
+                for slug, profile in profiles.items()
+                if slug in sources
+            ],
+            update_conflicts=True,
+            unique_fields=["source"],
+            update_fields=["profile", "engine_version", "learned_at"],
+        )
+    return profiles
+
+
+def reconcile_everything(
+    *,
+    until: date | None = None,
+    site_ids: list[int] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    on_chunk: Callable[[int], None] | None = None,
+) -> RunStats:
+    """Learn source profiles, then reconcile every site (or these) chunk by chunk, in-process."""
+    until = until or today()
+    profiles = learn_source_profiles(until=until, site_ids=site_ids)
+    stats = RunStats()
+    for chunk in site_chunks(chunk_size, site_ids=site_ids):
+        stats.add(reconcile_sites(site_ids=chunk, until=until, profiles=profiles))
+        if on_chunk:
+            on_chunk(len(chunk))
+    return stats
+
+
+def site_chunks(chunk_size: int = CHUNK_SIZE, site_ids: list[int] | None = None) -> list[list[int]]:
+    sites = Site.objects.order_by("pk")
+    if site_ids is not None:
+        sites = sites.filter(pk__in=site_ids)
+    ids = list(sites.values_list("pk", flat=True))
+    return [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
+
+
+# --- storage ------------------------------------------------------------------
+
+
+def _estimate_row(daily: engine.DailyEstimate) -> tuple:
+    return (
+        daily.estimate,
+        daily.low,
+        daily.high,
+        sorted(daily.flags),
+        [[int(key), round(weight, WEIGHT_DECIMALS)] for key, weight in daily.contributions],
+        engine.ENGINE_VERSION,
+    )
+
+
+def _store_estimates(site_ids: list[int], results: dict[int, engine.SiteResult], computed_at, stats: RunStats) -> None:
+    stored: dict[int, dict[date, tuple]] = {}
+    for site_id, day, *values in PopulationEstimate.objects.filter(site_id__in=site_ids).values_list(
+        "site_id", "date", *ESTIMATE_FIELDS
+    ):
+        stored.setdefault(site_id, {})[day] = tuple(values)
+
+    changed: list[PopulationEstimate] = []
+    obsolete = Q()
+    for site_id in site_ids:
+        previous = stored.get(site_id, {})
+        result = results.get(site_id)
+        days = set()
+        for daily in result.estimates if result else ():
+            days.add(daily.day)
+            row = _estimate_row(daily)
+            if previous.get(daily.day) != row:
+                changed.append(
+                    PopulationEstimate(
+                        site_id=site_id, date=daily.day, computed_at=computed_at, **dict(zip(ESTIMATE_FIELDS, row))
+                    )
+                )
+        gone = [day for day in previous if day not in days]
+        if gone:
+            obsolete |= Q(site_id=site_id, date__in=gone)
+    if obsolete:
+        stats.estimates_deleted += PopulationEstimate.objects.filter(obsolete).delete()[0]
+    PopulationEstimate.objects.bulk_create(
+        changed,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["site", "date"],
+        update_fields=[*ESTIMATE_FIELDS, "computed_at"],
+    )
+    stats.estimates_written += len(changed)
+
+
+def _store_assessments(site_ids: list[int], results: dict[int, engine.SiteResult], stats: RunStats) -> None:
+    """Each report's engine weight and outlier flag; reports that no longer count get neither."""
+    assessed = {
+        int(a.key): (round(a.weight, WEIGHT_DECIMALS), a.outlier)
+        for result in results.values()
+        for a in result.assessments
+    }
+    changed = []
+    for pk, weight, outlier in PopulationReport.objects.filter(site_id__in=site_ids).values_list(
+        "pk", "engine_weight", "is_outlier"
+    ):
+        new = assessed.get(pk, (None, False))
+        if (weight, outlier) != new:
+            changed.append((pk, *new))
+    _update_report_assessments(changed)
+    stats.reports_reassessed += len(changed)
+
+
+def _update_report_assessments(rows: list[tuple[int, float | None, bool]]) -> None:
+    # Engine-owned fields, written without history rows: they change on every
+    # reconciliation and are derived from the (history-tracked) reports.
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        # One UPDATE ... FROM (VALUES ...) per batch: bulk_update's CASE is slow at scale.
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), 5000):
+                batch = rows[start : start + 5000]
+                values = ", ".join(["(%s::bigint, %s::double precision, %s::boolean)"] * len(batch))
+                cursor.execute(
+                    f"UPDATE {PopulationReport._meta.db_table} AS r "
+                    f"SET engine_weight = v.weight, is_outlier = v.outlier "
+                    f"FROM (VALUES {values}) AS v(id, weight, outlier) WHERE r.id = v.id",
+                    [item for row in batch for item in row],
+                )
+        return
+    PopulationReport.objects.bulk_update(
+        [PopulationReport(pk=pk, engine_weight=weight, is_outlier=outlier) for pk, weight, outlier in rows],
+        ["engine_weight", "is_outlier"],
+        batch_size=500,
+    )

@@ -1,0 +1,72 @@
+"""Accuracy and calibration targets on the shared synthetic scenarios and on
+our own simulated ones (guard against tuning to three files)."""
+from __future__ import annotations
+
+import importlib.util
+from datetime import date
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # simulate.py sits next to the tests
+
+from shelters.engine import reconcile_all, reconcile_site
+from shelters.engine.scenario import load_scenario, write_estimates
+from simulate import score as sim_score
+from simulate import simulate
+
+# Scenario data lives in the repository (a clean CI clone has nothing else).
+SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+HMEIMIM_DIR = Path(__file__).resolve().parents[2] / "shelters" / "demo" / "hmeimim"
+SCORE_PY = Path(__file__).resolve().parent / "score_reference.py"
+
+
+def _score_module():
+    spec = importlib.util.spec_from_file_location("score", SCORE_PY)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+@pytest.mark.parametrize("name", ["synthetic-1", "synthetic-2", "synthetic-3"])
+def test_synthetic_targets(name: str, tmp_path: Path) -> None:
+    sites, until = load_scenario(SCENARIOS_DIR / name)
+    _, results = reconcile_all(sites, until=until)
+    out = tmp_path / "estimates.csv"
+    write_estimates(results, out)
+    r = _score_module().score(SCENARIOS_DIR / name, out)
+    print(name, r)
+    assert r["missing"] == 0
+    assert r["ratio_vs_latest"] <= 0.5
+    assert 0.85 <= r["coverage"] <= 0.95
+
+
+def test_hmeimim() -> None:
+    sites, until = load_scenario(HMEIMIM_DIR)
+    res = reconcile_site(sites[0], until=date(2025, 3, 13))
+    (e,) = [x for x in res.estimates if x.day == date(2025, 3, 13)]
+    assert 8000 <= e.estimate <= 9000
+    # Both bounds agree: the band stays inside [8000, 9000].
+    assert 8000 <= e.low <= e.estimate <= e.high <= 9000
+
+
+# Our own profiles (other seeds than any tuning run): same targets.
+@pytest.mark.parametrize("profile,seed", [("sparse", 11), ("sparse", 5), ("inflating", 12),
+                                          ("inflating", 5), ("bounded", 13), ("bounded", 5)])
+def test_simulated_beats_latest_and_is_calibrated(profile: str, seed: int) -> None:
+    sites, truth, until = simulate(profile, seed)
+    _, results = reconcile_all(sites, until=until)
+    r = sim_score(sites, results, truth)
+    print(profile, seed, r)
+    assert r["missing"] == 0
+    assert r["ratio_vs_latest"] <= 0.5
+    assert 0.85 <= r["coverage"] <= 0.95
+
+
+def test_inflating_source_is_learned() -> None:
+    sites, truth, until = simulate("inflating", 3)
+    profiles, _ = reconcile_all(sites, until=until)
+    assert profiles["governor"].log_bias > 0.2      # truth: +0.34 (x1.4)
+    assert profiles["social"].log_bias > 0.6        # truth: +1.1 (x3)
+    assert abs(profiles["registry"].log_bias) < 0.1
