@@ -1,4 +1,34 @@
-"""The partner REST API. Endpoints under /api/v1/ arrive with the API issue."""
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from api.views.evidence import DistributionViewSet, NoticeViewSet, ReportViewSet
+from api.views.reference import (
+    EstimateExportViewSet,
+    LatestEstimateViewSet,
+    OrganizationViewSet,
+    SiteViewSet,
+    SourceViewSet,
+)
+from webhooks.api import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 
 app_name = "api"
-urlpatterns: list = []
+
+router = DefaultRouter(trailing_slash=True)
+router.register("sites", SiteViewSet, basename="site")
+router.register("estimates/latest", LatestEstimateViewSet, basename="latest-estimate")
+router.register("estimates/export", EstimateExportViewSet, basename="estimate-export")
+router.register("population-reports", ReportViewSet, basename="report")
+router.register("departure-notices", NoticeViewSet, basename="notice")
+router.register("aid-distributions", DistributionViewSet, basename="distribution")
+router.register("sources", SourceViewSet, basename="source")
+router.register("organizations", OrganizationViewSet, basename="organization")
+router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("v1/", include(router.urls)),
+]

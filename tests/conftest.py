@@ -53,3 +53,14 @@ def site(db) -> Site:
 @pytest.fixture
 def source(db) -> Source:
     return Source.objects.create(slug="russian-mfa", name="Russian MFA", kind=Source.Kind.AUTHORITY, grade="C")
+
+
+def pytest_configure(config) -> None:
+    """Remove a SQLite test database left by an interrupted run (its -wal/-shm files
+    would make the new one fail with "disk I/O error")."""
+    from django.conf import settings
+
+    test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{test_name}{suffix}").unlink(missing_ok=True)

@@ -7,6 +7,7 @@ filesystem transport, also in ``var/``. Production: set ``DATABASE_URL`` and
 ``CELERY_BROKER_URL`` and use ``config.settings.production``.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -40,10 +41,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "knox",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
     "django_celery_beat",
     "shelters",
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -133,14 +139,58 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 MEDIA_ROOT = env.str("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "media/"
 
-# --- REST framework (the endpoints come with the API issue) -----------------
+# --- REST API ---------------------------------------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Partners: "Authorization: Token <token>" (stored hashed, expiring; knox).
+        "api.authentication.TokenAuthentication",
+        # Staff in the browsable API.
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.problem_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle", "rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("API_RATE_PER_TOKEN", default="600/minute"),
+        "anon": env.str("API_RATE_ANONYMOUS", default="60/minute"),
+    },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_DAYS", default=365)),
+    "AUTO_REFRESH": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Shelter tracking API",
+    "DESCRIPTION": "Sites, population reports, departure notices, aid distributions and reconciled estimates.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from the project's own static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"GradeEnum": "shelters.models.sources.Grade"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.allow_empty_query_parameters",
+    ],
+}
+# A hard ceiling on request bodies (bytes): a bulk of 1,000 reports fits easily.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+# Bulk endpoints accept at most this many items per request.
+API_MAX_BULK_ITEMS = env.int("API_MAX_BULK_ITEMS", default=1000)
+# Sex/age cells below this are suppressed when shown to another organisation.
+API_SMALL_CELL_THRESHOLD = env.int("API_SMALL_CELL_THRESHOLD", default=5)
 
 # --- Celery -----------------------------------------------------------------
 
@@ -195,6 +245,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "requeue-stale-reconciliations": {
         "task": "shelters.tasks.requeue_stale_reconciliations",
+        "schedule": 300.0,
+    },
+    "requeue-lost-webhook-deliveries": {
+        "task": "webhooks.tasks.requeue_lost_deliveries",
         "schedule": 300.0,
     },
 }

@@ -1,11 +1,21 @@
 """Organisations, users, sources, estimates and worker heartbeats."""
 
+import math
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from shelters.models import Organization, PopulationEstimate, Source, User, WorkerHeartbeat
+from shelters.models import (
+    Organization,
+    PopulationEstimate,
+    ReconciliationState,
+    Source,
+    SourceReliability,
+    User,
+    WorkerHeartbeat,
+)
 
 
 @admin.register(Organization)
@@ -66,3 +76,29 @@ class PopulationEstimateAdmin(ReadOnlyAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ("worker", "last_seen", "beats")
+
+
+@admin.register(ReconciliationState)
+class ReconciliationStateAdmin(ReadOnlyAdmin):
+    list_display = ("site", "pending", "requested_at", "started_at", "finished_at", "reports_used", "engine_version")
+    list_filter = ("pending", "engine_version")
+    search_fields = ("site__code", "site__name")
+    list_select_related = ("site",)
+
+
+@admin.register(SourceReliability)
+class SourceReliabilityAdmin(ReadOnlyAdmin):
+    list_display = ("source", "bias", "noise", "based_on", "engine_version", "learned_at")
+    list_select_related = ("source",)
+
+    @admin.display(description=_("bias (× the consensus)"))
+    def bias(self, reliability: SourceReliability) -> str:
+        return f"{math.exp(reliability.profile.get('log_bias', 0.0)):.2f}"
+
+    @admin.display(description=_("noise (× its grade's prior)"))
+    def noise(self, reliability: SourceReliability) -> str:
+        return f"{reliability.profile.get('noise_scale', 1.0):.2f}"
+
+    @admin.display(description=_("reports learned from"))
+    def based_on(self, reliability: SourceReliability) -> int:
+        return reliability.profile.get("n", 0) + reliability.profile.get("n_bounds", 0)

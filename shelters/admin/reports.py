@@ -121,6 +121,7 @@ class PopulationReportAdmin(SimpleHistoryAdmin):
         "figure",
         "method",
         "status",
+        "engine_weight",
         "is_outlier",
         "organization",
     )

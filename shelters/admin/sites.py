@@ -67,10 +67,10 @@ class SiteAdmin(SimpleHistoryAdmin):
     list_filter = ("status", "site_type", "governorate")
     search_fields = ("code", "name", "name_ar", "governorate", "district", "operator")
     date_hierarchy = "opened_on"
-    readonly_fields = ("add_links", "created_at", "updated_at")
+    readonly_fields = ("latest", "add_links", "created_at", "updated_at")
     inlines = (ReportInline, NoticeInline, DistributionInline)
     fieldsets = (
-        (None, {"fields": ("code", "name", "name_ar", "site_type", "status", "operator", "capacity")}),
+        (None, {"fields": ("code", "name", "name_ar", "site_type", "status", "operator", "capacity", "latest")}),
         (
             _("Location"),
             {"fields": ("governorate", "governorate_pcode", "district", "district_pcode", "latitude", "longitude")},

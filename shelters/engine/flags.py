@@ -10,6 +10,7 @@
 * ``outlier``: a report within +/- NEAR_DAYS was flagged outlier
   (leave-one-out |z| > 3) and down-weighted.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,7 @@ def _near_count(n_days: int, days: np.ndarray) -> np.ndarray:
     return c[hi] - c[lo]
 
 
-def daily_flags(n_days: int, obs: Observations, f: Fit, wn: np.ndarray
-                ) -> list[tuple[str, ...]]:
+def daily_flags(n_days: int, obs: Observations, f: Fit, wn: np.ndarray) -> list[tuple[str, ...]]:
     """``wn``: days x reports normalised contribution weights."""
     t = np.arange(n_days)
     u = f.udays
@@ -53,7 +53,7 @@ def daily_flags(n_days: int, obs: Observations, f: Fit, wn: np.ndarray
     n_contrib_src = (((wn >= SINGLE_MIN_WEIGHT).astype(float) @ onehot) > 0).sum(axis=1)
     conflict = (_near_count(n_days, day[f.discord]) > 0) & (n_src >= 2)
     outl = _near_count(n_days, day[f.outlier]) > 0
-    codes = (conflict.astype(np.int64) * 1 + outl * 2 + (n_contrib_src <= 1) * 4 + stale * 8)
+    codes = conflict.astype(np.int64) * 1 + outl * 2 + (n_contrib_src <= 1) * 4 + stale * 8
     table = _FLAG_TABLE
     return [table[c] for c in codes.tolist()]
 
@@ -65,6 +65,14 @@ def _near_matrix(n_days: int, days: np.ndarray) -> np.ndarray:
 
 # All 16 flag combinations, precomputed (fixed order: conflict, outlier,
 # single_source, stale) so building per-day tuples costs a lookup.
-_FLAG_TABLE = [tuple(fl for bit, fl in ((1, FLAG_CONFLICT), (2, FLAG_OUTLIER),
-                                         (4, FLAG_SINGLE_SOURCE), (8, FLAG_STALE)) if c & bit)
-               for c in range(16)]
+_FLAG_TABLE = [
+    tuple(
+        fl for bit, fl in ((1, FLAG_CONFLICT), (2, FLAG_OUTLIER), (4, FLAG_SINGLE_SOURCE), (8, FLAG_STALE)) if c & bit
+    )
+    for c in range(16)
+]
+
+
+def flag_table() -> list[tuple[str, ...]]:
+    """Flag tuple for each code conflict*1 + outlier*2 + single_source*4 + stale*8."""
+    return _FLAG_TABLE

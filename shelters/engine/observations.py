@@ -11,6 +11,7 @@ modelled on log(population).  Each report becomes one of three kinds:
   about 8,000-ish populations, not about 80,000: without it a lone bound would
   leave the estimate unbounded on one side.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .types import AT_LEAST, EXACT, AT_MOST, RANGE, ReportInput, SourceProfile
+from .types import AT_LEAST, AT_MOST, EXACT, RANGE, ReportInput, SourceProfile
 
 VALUE, LOWER, UPPER = 0, 1, 2
 
@@ -37,13 +38,25 @@ METHOD_SD: dict[str, float] = {
 # Admiralty source reliability multiplies that noise.  F ("cannot be judged")
 # and unknown sit between D and E: no evidence either way, so be cautious.
 GRADE_FACTOR: dict[str | None, float] = {
-    "A": 1.0, "B": 1.25, "C": 1.6, "D": 2.2, "E": 3.0, "F": 2.5, None: 2.5,
+    "A": 1.0,
+    "B": 1.25,
+    "C": 1.6,
+    "D": 2.2,
+    "E": 3.0,
+    "F": 2.5,
+    None: 2.5,
 }
 # Probability that a bound claim is simply wrong (robust mixture weight):
 # a bound far from better evidence is then ignored instead of dragging the
 # estimate (the probit tail would otherwise pull with unbounded force).
 GRADE_BOUND_EPS: dict[str | None, float] = {
-    "A": 0.005, "B": 0.01, "C": 0.02, "D": 0.05, "E": 0.1, "F": 0.05, None: 0.05,
+    "A": 0.005,
+    "B": 0.01,
+    "C": 0.02,
+    "D": 0.05,
+    "E": 0.1,
+    "F": 0.05,
+    None: 0.05,
 }
 # A bound's own tolerance, as a fraction of the method/grade noise: "more
 # than 8,000" is a statement about the threshold, so its fuzziness is much
@@ -54,7 +67,7 @@ BOUND_TOL_MIN = 0.01
 # bound, give or take a factor ~1.4 (log sd 0.35).  Learned per source.
 BOUND_GAP_DEFAULT = 0.10
 BOUND_SPREAD_DEFAULT = 0.35
-BOUND_GAP_MIN = 0.02     # keeps "at_least X alone => estimate >= X"
+BOUND_GAP_MIN = 0.02  # keeps "at_least X alone => estimate >= X"
 # Range claims: read [low, high] as a ~90 % interval (z = 1.645) plus a small
 # share of the method noise (ranges are still someone's judgement).
 RANGE_Z = 1.645
@@ -91,18 +104,19 @@ def bound_eps(grade: str | None) -> float:
 @dataclass(slots=True)
 class Observations:
     """Column arrays, one entry per usable report (sorted canonically)."""
+
     keys: list[str]
     sources: list[str]
-    pkeys: list[str]       # profile key: the source, or source + REPEAT_SUFFIX for repeats
-    day: np.ndarray        # day index from the site's first report (int)
-    kind: np.ndarray       # VALUE / LOWER / UPPER
-    y: np.ndarray          # log reading (VALUE) or log bound (LOWER/UPPER), bias-corrected
-    y_raw: np.ndarray      # log reading before the source bias correction
-    sigma: np.ndarray      # VALUE: noise sd; bounds: tolerance sd (profile-scaled)
-    sigma0: np.ndarray     # same before the profile's noise scale (for learning)
-    eps: np.ndarray        # bounds: prior probability the bound is wrong
-    near_mu: np.ndarray    # bounds: centre of the weak "near the bound" term
-    near_tau: np.ndarray   # bounds: its precision (0 when not used)
+    pkeys: list[str]  # profile key: the source, or source + REPEAT_SUFFIX for repeats
+    day: np.ndarray  # day index from the site's first report (int)
+    kind: np.ndarray  # VALUE / LOWER / UPPER
+    y: np.ndarray  # log reading (VALUE) or log bound (LOWER/UPPER), bias-corrected
+    y_raw: np.ndarray  # log reading before the source bias correction
+    sigma: np.ndarray  # VALUE: noise sd; bounds: tolerance sd (profile-scaled)
+    sigma0: np.ndarray  # same before the profile's noise scale (for learning)
+    eps: np.ndarray  # bounds: prior probability the bound is wrong
+    near_mu: np.ndarray  # bounds: centre of the weak "near the bound" term
+    near_tau: np.ndarray  # bounds: its precision (0 when not used)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -136,8 +150,9 @@ def build_observations(
     n = len(reports)
     f = np.array
     qc = f([_QCODE.get(r.qualifier, 1) for r in reports], dtype=np.int64)
-    base, b_eps = (f(c) for c in zip(*[_prior(r.method, r.grade) for r in reports])) if n else (
-        np.zeros(0), np.zeros(0))
+    base, b_eps = (
+        (f(c) for c in zip(*[_prior(r.method, r.grade) for r in reports])) if n else (np.zeros(0), np.zeros(0))
+    )
     nan = float("nan")
     val = f([nan if r.value is None else float(r.value) for r in reports])
     lo = f([nan if r.low is None else float(r.low) for r in reports])
@@ -160,8 +175,7 @@ def build_observations(
     approx_like = (kind == VALUE) & ~is_rng & (qc != 0)
     if approx_like.any():
         rs[approx_like] = [rounding_sd(x) for x in v[approx_like].tolist()]
-    s_val = np.where(full_rng, np.sqrt(half * half + (RANGE_METHOD_SHARE * base) ** 2),
-                     np.sqrt(base * base + rs * rs))
+    s_val = np.where(full_rng, np.sqrt(half * half + (RANGE_METHOD_SHARE * base) ** 2), np.sqrt(base * base + rs * rs))
     tol = np.maximum(BOUND_TOL_MIN, BOUND_TOL_FRACTION * base)
     is_val = kind == VALUE
     sigma0 = np.where(is_val, s_val, tol)
@@ -170,12 +184,11 @@ def build_observations(
     profs = [(profiles.get(src) or _NEUTRAL) for src in pk] if profiles else [_NEUTRAL] * n
     bias = f([p.log_bias if p.n > 0 else 0.0 for p in profs])
     scale = f([p.noise_scale if p.n > 0 else 1.0 for p in profs])
-    gap = f([p.bound_gap if (p.n_bounds > 0 and p.bound_gap is not None) else BOUND_GAP_DEFAULT
-             for p in profs])
-    spread = f([p.bound_spread if (p.n_bounds > 0 and p.bound_spread is not None)
-                else BOUND_SPREAD_DEFAULT for p in profs])
-    p_eps = f([p.bound_eps if (p.n_bounds > 0 and p.bound_eps is not None) else nan
-               for p in profs])
+    gap = f([p.bound_gap if (p.n_bounds > 0 and p.bound_gap is not None) else BOUND_GAP_DEFAULT for p in profs])
+    spread = f(
+        [p.bound_spread if (p.n_bounds > 0 and p.bound_spread is not None) else BOUND_SPREAD_DEFAULT for p in profs]
+    )
+    p_eps = f([p.bound_eps if (p.n_bounds > 0 and p.bound_eps is not None) else nan for p in profs])
     eps = np.where(is_val, 0.0, np.where(np.isnan(p_eps), b_eps, p_eps))
     gap = np.maximum(gap, BOUND_GAP_MIN)
     y = np.where(is_val, y_raw - bias, y_raw)
@@ -183,9 +196,18 @@ def build_observations(
     near_mu = np.where(kind == LOWER, y_raw + gap, np.where(kind == UPPER, y_raw - gap, 0.0))
     near_tau = np.where(is_val, 0.0, 1.0 / (spread * spread))
     obs = Observations(
-        keys=[r.key for r in reports], sources=sources, pkeys=pk,
-        day=np.asarray(day_index, dtype=np.int64), kind=kind, y=y, y_raw=y_raw,
-        sigma=sigma, sigma0=sigma0, eps=eps, near_mu=near_mu, near_tau=near_tau,
+        keys=[r.key for r in reports],
+        sources=sources,
+        pkeys=pk,
+        day=np.asarray(day_index, dtype=np.int64),
+        kind=kind,
+        y=y,
+        y_raw=y_raw,
+        sigma=sigma,
+        sigma0=sigma0,
+        eps=eps,
+        near_mu=near_mu,
+        near_tau=near_tau,
     )
     if (~is_val).sum() > 1:
         _keep_dominant_bound_terms(obs)
@@ -204,7 +226,7 @@ def _keep_dominant_bound_terms(obs: Observations) -> None:
     # tighter bound, however far, dominates, which guarantees "at least X"
     # alone never yields an estimate below X (near terms would otherwise
     # average a weak bound with a strong one through the random walk).
-    window = DOMINANCE_DAYS if (obs.kind == VALUE).any() else 10 ** 9
+    window = DOMINANCE_DAYS if (obs.kind == VALUE).any() else 10**9
     for k, sign in ((LOWER, 1.0), (UPPER, -1.0)):
         idx = np.flatnonzero(obs.kind == k)
         if len(idx) < 2:
@@ -214,7 +236,6 @@ def _keep_dominant_bound_terms(obs: Observations) -> None:
         close = np.abs(d[:, None] - d[None, :]) <= window
         # j dominates i if tighter, or equally tight and earlier in canonical order.
         order = np.arange(len(idx))
-        tighter = (v[None, :] > v[:, None]) | ((v[None, :] == v[:, None])
-                                               & (order[None, :] < order[:, None]))
+        tighter = (v[None, :] > v[:, None]) | ((v[None, :] == v[:, None]) & (order[None, :] < order[:, None]))
         dominated = (close & tighter).any(axis=1)
         obs.near_tau[idx[dominated]] = 0.0

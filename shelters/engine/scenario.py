@@ -6,6 +6,7 @@ Reads sites.csv, reports.csv (and notices.csv if present), reconciles up to
 the last truth date (or the last report date without truth.csv) and writes
 ``site_code,date,estimate,low,high,flags`` for tools/score.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,17 +31,30 @@ def load_scenario(path: str | Path) -> tuple[list[SiteInput], date]:
         for r in csv.DictReader(fh):
             d = date.fromisoformat(r["as_of"][:10])
             last = max(last, d)
-            reports[r["site_code"]].append(ReportInput(
-                key=r["external_id"], source=r["source"], grade=r.get("source_grade") or None,
-                method=r.get("method") or "other", qualifier=r["qualifier"], value=_f(r.get("value")),
-                low=_f(r.get("low")), high=_f(r.get("high")), as_of=d))
+            reports[r["site_code"]].append(
+                ReportInput(
+                    key=r["external_id"],
+                    source=r["source"],
+                    grade=r.get("source_grade") or None,
+                    method=r.get("method") or "other",
+                    qualifier=r["qualifier"],
+                    value=_f(r.get("value")),
+                    low=_f(r.get("low")),
+                    high=_f(r.get("high")),
+                    as_of=d,
+                )
+            )
     notices: dict[str, list[NoticeInput]] = defaultdict(list)
     if (p / "notices.csv").exists():
         with open(p / "notices.csv", newline="") as fh:
             for r in csv.DictReader(fh):
-                notices[r["site_code"]].append(NoticeInput(
-                    key=r["external_id"], issued_on=date.fromisoformat(r["issued_on"][:10]),
-                    compulsion=r.get("compulsion") or "unclear"))
+                notices[r["site_code"]].append(
+                    NoticeInput(
+                        key=r["external_id"],
+                        issued_on=date.fromisoformat(r["issued_on"][:10]),
+                        compulsion=r.get("compulsion") or "unclear",
+                    )
+                )
     until = last
     if (p / "truth.csv").exists():
         with open(p / "truth.csv", newline="") as fh:
@@ -56,8 +70,10 @@ def load_scenario(path: str | Path) -> tuple[list[SiteInput], date]:
         if code not in closed:
             codes.append(code)
             closed[code] = None
-    sites = [SiteInput(key=c, reports=tuple(reports.get(c, ())), notices=tuple(notices.get(c, ())),
-                       closed_on=closed[c]) for c in codes]
+    sites = [
+        SiteInput(key=c, reports=tuple(reports.get(c, ())), notices=tuple(notices.get(c, ())), closed_on=closed[c])
+        for c in codes
+    ]
     return sites, until
 
 

@@ -3,6 +3,7 @@
 Everything here is immutable and Django-free so the adapter can build inputs
 from querysets and store outputs without the engine knowing about models.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,11 +31,11 @@ FLAGS = (FLAG_CONFLICT, FLAG_OUTLIER, FLAG_SINGLE_SOURCE, FLAG_STALE)
 
 @dataclass(frozen=True, slots=True)
 class ReportInput:
-    key: str                 # the report's id as text (also the deterministic tie-break)
-    source: str              # source slug; per-source profiles are keyed by it
-    grade: str | None        # Admiralty reliability A..F, None = unknown
-    method: str              # registration|headcount|estimate|key_informant|media_claim|other
-    qualifier: str           # exact|approx|at_least|at_most|range
+    key: str  # the report's id as text (also the deterministic tie-break)
+    source: str  # source slug; per-source profiles are keyed by it
+    grade: str | None  # Admiralty reliability A..F, None = unknown
+    method: str  # registration|headcount|estimate|key_informant|media_claim|other
+    qualifier: str  # exact|approx|at_least|at_most|range
     value: float | None
     low: float | None
     high: float | None
@@ -45,7 +46,7 @@ class ReportInput:
 class NoticeInput:
     key: str
     issued_on: date
-    compulsion: str          # voluntary|mandatory|unclear
+    compulsion: str  # voluntary|mandatory|unclear
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +68,15 @@ class SourceProfile:
     consensus typically lies and how variable that distance is.  Neutral
     values mean "nothing learned" and reproduce the prior.
     """
+
     source: str
     log_bias: float = 0.0
     noise_scale: float = 1.0
-    n: int = 0               # value claims the estimate rests on
-    bound_gap: float | None = None     # None = use the prior default
+    n: int = 0  # value claims the estimate rests on
+    bound_gap: float | None = None  # None = use the prior default
     bound_spread: float | None = None
-    n_bounds: int = 0        # bound claims the bound_* figures rest on
-    bound_eps: float | None = None     # learned share of this source's bounds that are wrong
+    n_bounds: int = 0  # bound claims the bound_* figures rest on
+    bound_eps: float | None = None  # learned share of this source's bounds that are wrong
     # Reporting lag in days: the source's figures describe the population
     # ``lag`` days before their as_of date (registration lists lag, news
     # agencies repeat old figures).  Learned against the other sources.
@@ -85,7 +87,7 @@ class SourceProfile:
 class DailyEstimate:
     day: date
     estimate: int
-    low: int                 # 90 % band
+    low: int  # 90 % band
     high: int
     flags: tuple[str, ...]
     # (report key, normalised weight), by decreasing weight then key; sums to 1
@@ -95,7 +97,7 @@ class DailyEstimate:
 @dataclass(frozen=True, slots=True)
 class ReportAssessment:
     key: str
-    weight: float            # robust weight in [0, 1]: 1 = fully trusted, ~0 = ignored
+    weight: float  # robust weight in [0, 1]: 1 = fully trusted, ~0 = ignored
     outlier: bool
 
 

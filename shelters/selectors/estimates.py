@@ -13,6 +13,7 @@ def with_latest_estimate(sites: QuerySet[Site]) -> QuerySet[Site]:
         latest_estimate=Subquery(latest.values("estimate")[:1]),
         latest_low=Subquery(latest.values("low")[:1]),
         latest_high=Subquery(latest.values("high")[:1]),
+        latest_flags=Subquery(latest.values("flags")[:1]),
     )
 
 

@@ -5,6 +5,7 @@ from django.db import transaction
 from shelters.models import AidDistribution, DepartureNotice, User
 
 from .organizations import organization_for
+from .reconciliation import reconciliation_request
 
 
 @transaction.atomic
@@ -17,3 +18,20 @@ def record_save(*, record: DepartureNotice | AidDistribution, by: User | None) -
     record._history_user = by
     record.save()
     return record
+
+
+@transaction.atomic
+def record_update(
+    *, record: DepartureNotice | AidDistribution, by: User | None, fields: dict
+) -> DepartureNotice | AidDistribution:
+    """Change some fields of a notice or distribution, validated, with history."""
+    locked = type(record).objects.select_for_update().get(pk=record.pk)
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked._history_user = by
+    locked._change_reason = "updated through the API"
+    locked.save()
+    if isinstance(locked, DepartureNotice):
+        reconciliation_request(site_ids=[locked.site_id])
+    return locked

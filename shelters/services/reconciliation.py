@@ -26,6 +26,8 @@ from shelters.models import (
 )
 from shelters.selectors.reconciliation import site_inputs, source_profiles
 
+from . import notifications
+
 # Sites reconciled (and locked) together in one transaction by the full run.
 CHUNK_SIZE = 200
 # A request still pending after this long probably lost its message (a broker
@@ -120,7 +122,9 @@ def reconcile_sites(
         [ReconciliationState(site_id=site_id) for site_id in ids], ignore_conflicts=True
     )
     with transaction.atomic():
-        locked = list(ReconciliationState.objects.select_for_update().filter(site_id__in=ids).order_by("site_id"))
+        locked = list(
+            ReconciliationState.objects.select_for_update().filter(site_id__in=ids).order_by("site_id").values("pk")
+        )
         started = timezone.now()
         # Requests made before this point are answered by this run.
         ReconciliationState.objects.filter(site_id__in=ids).update(pending=False, started_at=started)
@@ -129,13 +133,19 @@ def reconcile_sites(
         by_site = {int(result.site): result for result in results}
         stats.sites = len(locked)
         stats.reports = sum(len(site.reports) for site in inputs.values())
-        _store_estimates(ids, by_site, started, stats)
+        changed_sites = _store_estimates(ids, by_site, started, stats)
         _store_assessments(ids, by_site, stats)
-        for state in locked:
-            state.finished_at = timezone.now()
-            state.engine_version = engine.ENGINE_VERSION
-            state.reports_used = len(inputs[state.site_id].reports) if state.site_id in inputs else 0
-        ReconciliationState.objects.bulk_update(locked, ["finished_at", "engine_version", "reports_used"])
+        finished = timezone.now()
+        _update_rows(
+            ReconciliationState._meta.db_table,
+            "site_id",
+            {"finished_at": "timestamptz", "engine_version": "text", "reports_used": "integer"},
+            [
+                (site_id, finished, engine.ENGINE_VERSION, len(inputs[site_id].reports) if site_id in inputs else 0)
+                for site_id in ids
+            ],
+        )
+        notifications.estimates_changed(changed_sites, started)
     return stats
 
 
@@ -200,24 +210,46 @@ def site_chunks(chunk_size: int = CHUNK_SIZE, site_ids: list[int] | None = None)
 
 
 def _estimate_row(daily: engine.DailyEstimate) -> tuple:
-    return (
-        daily.estimate,
-        daily.low,
-        daily.high,
-        sorted(daily.flags),
-        [[int(key), round(weight, WEIGHT_DECIMALS)] for key, weight in daily.contributions],
-        engine.ENGINE_VERSION,
+    """The stored form of one day, JSON as text: compared with what is stored, then written.
+
+    Formatted by hand, exactly as json.dumps would (flags are plain names, keys
+    integers, weights floats), because a full run formats two million of them.
+    """
+    flags = ", ".join(f'"{flag}"' for flag in sorted(daily.flags))
+    contributions = ", ".join(
+        f"[{int(key)}, {round(weight, WEIGHT_DECIMALS)!r}]" for key, weight in daily.contributions
     )
+    return (daily.estimate, daily.low, daily.high, f"[{flags}]", f"[{contributions}]", engine.ENGINE_VERSION)
 
 
-def _store_estimates(site_ids: list[int], results: dict[int, engine.SiteResult], computed_at, stats: RunStats) -> None:
+def _stored_estimates(site_ids: list[int]) -> dict[int, dict[date, tuple]]:
+    # Raw SQL: JSON compared as the database renders it (same separators as
+    # json.dumps), without decoding a million values through the ORM.
+    json_text = "::text" if connection.vendor == "postgresql" else ""
     stored: dict[int, dict[date, tuple]] = {}
-    for site_id, day, *values in PopulationEstimate.objects.filter(site_id__in=site_ids).values_list(
-        "site_id", "date", *ESTIMATE_FIELDS
-    ):
-        stored.setdefault(site_id, {})[day] = tuple(values)
+    with connection.cursor() as cursor:
+        for start in range(0, len(site_ids), 500):
+            chunk = site_ids[start : start + 500]
+            placeholders = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT site_id, date, estimate, low, high, flags{json_text}, contributions{json_text}, "
+                f"engine_version FROM {PopulationEstimate._meta.db_table} WHERE site_id IN ({placeholders})",
+                chunk,
+            )
+            for site_id, day, *values in cursor.fetchall():
+                if isinstance(day, str):  # SQLite without declared types: dates as text
+                    day = date.fromisoformat(day)
+                stored.setdefault(site_id, {})[day] = tuple(values)
+    return stored
 
-    changed: list[PopulationEstimate] = []
+
+def _store_estimates(
+    site_ids: list[int], results: dict[int, engine.SiteResult], computed_at, stats: RunStats
+) -> set[int]:
+    """Write what changed; returns the sites whose series changed."""
+    stored = _stored_estimates(site_ids)
+    changed_sites: set[int] = set()
+    changed: list[tuple] = []
     obsolete = Q()
     for site_id in site_ids:
         previous = stored.get(site_id, {})
@@ -227,24 +259,56 @@ def _store_estimates(site_ids: list[int], results: dict[int, engine.SiteResult],
             days.add(daily.day)
             row = _estimate_row(daily)
             if previous.get(daily.day) != row:
-                changed.append(
-                    PopulationEstimate(
-                        site_id=site_id, date=daily.day, computed_at=computed_at, **dict(zip(ESTIMATE_FIELDS, row))
-                    )
-                )
+                changed.append((site_id, daily.day, *row, computed_at))
+                changed_sites.add(site_id)
         gone = [day for day in previous if day not in days]
         if gone:
             obsolete |= Q(site_id=site_id, date__in=gone)
+            changed_sites.add(site_id)
     if obsolete:
         stats.estimates_deleted += PopulationEstimate.objects.filter(obsolete).delete()[0]
-    PopulationEstimate.objects.bulk_create(
-        changed,
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["site", "date"],
-        update_fields=[*ESTIMATE_FIELDS, "computed_at"],
-    )
+    _upsert_estimates(changed)
     stats.estimates_written += len(changed)
+    return changed_sites
+
+
+_UPSERT_COLUMNS = ("site_id", "date", *ESTIMATE_FIELDS, "computed_at")
+
+
+def _upsert_estimates(rows: list[tuple]) -> None:
+    """Insert or update estimate rows in bulk, bypassing the ORM's per-object cost.
+
+    A full run writes a row per site-day (a million for 10,000 sites): at that
+    size ``bulk_create`` spends most of its time building objects and SQL.
+    """
+    if not rows:
+        return
+    table = PopulationEstimate._meta.db_table
+    columns = ", ".join(_UPSERT_COLUMNS)
+    updates = ", ".join(f"{column} = excluded.{column}" for column in (*ESTIMATE_FIELDS, "computed_at"))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY into a scratch table, then one INSERT ... ON CONFLICT: the fastest path in.
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS estimate_upsert (site_id bigint, date date, estimate integer, "
+                "low integer, high integer, flags jsonb, contributions jsonb, engine_version varchar(32), "
+                "computed_at timestamptz) ON COMMIT DELETE ROWS"
+            )
+            with cursor.cursor.copy(f"COPY estimate_upsert ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM estimate_upsert "
+                f"ON CONFLICT (site_id, date) DO UPDATE SET {updates}"
+            )
+            cursor.execute("TRUNCATE estimate_upsert")
+        else:
+            placeholders = ", ".join(["%s"] * len(_UPSERT_COLUMNS))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+                f"ON CONFLICT (site_id, date) DO UPDATE SET {updates}",
+                rows,
+            )
 
 
 def _store_assessments(site_ids: list[int], results: dict[int, engine.SiteResult], stats: RunStats) -> None:
@@ -268,23 +332,36 @@ def _store_assessments(site_ids: list[int], results: dict[int, engine.SiteResult
 def _update_report_assessments(rows: list[tuple[int, float | None, bool]]) -> None:
     # Engine-owned fields, written without history rows: they change on every
     # reconciliation and are derived from the (history-tracked) reports.
+    _update_rows(
+        PopulationReport._meta.db_table,
+        "id",
+        {"engine_weight": "double precision", "is_outlier": "boolean"},
+        rows,
+    )
+
+
+def _update_rows(table: str, key: str, columns: dict[str, str], rows: list[tuple]) -> None:
+    """Set ``columns`` (name: PostgreSQL type) of many rows, each ``(key, *values)``.
+
+    One UPDATE ... FROM (VALUES ...) per batch on PostgreSQL, executemany on
+    SQLite: the ORM's bulk_update builds a CASE per field that grows with the batch.
+    """
     if not rows:
         return
-    if connection.vendor == "postgresql":
-        # One UPDATE ... FROM (VALUES ...) per batch: bulk_update's CASE is slow at scale.
-        with connection.cursor() as cursor:
+    names = list(columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            row_sql = "(" + ", ".join(["%s::bigint", *(f"%s::{kind}" for kind in columns.values())]) + ")"
+            assignments = ", ".join(f"{name} = v.{name}" for name in names)
             for start in range(0, len(rows), 5000):
                 batch = rows[start : start + 5000]
-                values = ", ".join(["(%s::bigint, %s::double precision, %s::boolean)"] * len(batch))
                 cursor.execute(
-                    f"UPDATE {PopulationReport._meta.db_table} AS r "
-                    f"SET engine_weight = v.weight, is_outlier = v.outlier "
-                    f"FROM (VALUES {values}) AS v(id, weight, outlier) WHERE r.id = v.id",
-                    [item for row in batch for item in row],
+                    f"UPDATE {table} AS t SET {assignments} FROM (VALUES {', '.join([row_sql] * len(batch))}) "
+                    f"AS v(key, {', '.join(names)}) WHERE t.{key} = v.key",
+                    [value for row in batch for value in row],
                 )
-        return
-    PopulationReport.objects.bulk_update(
-        [PopulationReport(pk=pk, engine_weight=weight, is_outlier=outlier) for pk, weight, outlier in rows],
-        ["engine_weight", "is_outlier"],
-        batch_size=500,
-    )
+        else:
+            assignments = ", ".join(f"{name} = %s" for name in names)
+            cursor.executemany(
+                f"UPDATE {table} SET {assignments} WHERE {key} = %s", [(*row[1:], row[0]) for row in rows]
+            )

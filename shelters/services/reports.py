@@ -13,7 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shelters.models import Organization, PopulationReport, ReportStatus, User
+from webhooks import events
 
+from . import notifications
 from .reconciliation import reconciliation_request
 
 # Which status each action may start from. Retracted is final: the submitter
@@ -39,6 +41,7 @@ def report_create(
     report._change_reason = change_reason or "created"
     report.save()
     reconciliation_request(site_ids=[report.site_id])
+    notifications.reports_changed(events.REPORT_CREATED, [report])
     return report
 
 
@@ -88,6 +91,8 @@ def report_set_status(*, report: PopulationReport, status: str, by: User | None,
     locked._history_user = by
     locked._change_reason = f"{status}: {reason}".strip(": ")
     locked.save(update_fields=["status", "status_reason", "status_changed_at", "status_changed_by", "updated_at"])
+    event = events.REPORT_RETRACTED if status == ReportStatus.RETRACTED else events.REPORT_UPDATED
+    notifications.reports_changed(event, [locked])
     return locked
 
 

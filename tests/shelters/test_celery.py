@@ -32,6 +32,7 @@ def test_the_configured_broker_is_the_expected_one():
 
 
 def test_a_task_enqueued_on_commit_runs_in_a_real_worker(tmp_path):
+    assert not celery_app.conf.task_always_eager, "an earlier test left Celery eager"
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
     rolled_back, committed = uuid.uuid4().hex, uuid.uuid4().hex
     log = tmp_path / "worker.log"

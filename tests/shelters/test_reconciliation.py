@@ -174,5 +174,5 @@ def test_reconcile_and_export_commands(hmeimim, tmp_path):
 
 @pytest.mark.parametrize("args", [["--until", "13/03/2025"], ["--site", "NOPE"]])
 def test_reconcile_rejects_bad_input(db, args):
-    with pytest.raises(Exception, match="YYYY-MM-DD|no site"):
+    with pytest.raises(Exception, match=r"YYYY-MM-DD|no site"):
         _call("reconcile", *args)

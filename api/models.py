@@ -1,0 +1,40 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class IdempotencyKey(models.Model):
+    """A POST made with an ``Idempotency-Key`` header, and the response it got.
+
+    Scoped to the organisation: the same key from two partners is two keys.
+    The row is claimed (inserted) before the request runs, so a concurrent
+    duplicate finds it in progress and is told 409 rather than running twice.
+    """
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+
+    organization = models.ForeignKey("shelters.Organization", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    # SHA-256 of method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key"],
+                name="idempotency_key_unique_per_org",
+                violation_error_message=_("This idempotency key was already used by this organisation."),
+            )
+        ]
+        indexes = [
+            # Expiry sweeps delete old keys by age.
+            models.Index(fields=["created_at"], name="idempotency_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}:{self.key}"

@@ -1,0 +1,1 @@
+"""Tools for the benchmark commands (and the tests that start real processes)."""
