@@ -26,6 +26,7 @@ class BoundingBoxField(forms.CharField):
         return west, south, east, north
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class BoundingBoxFilter(django_filters.Filter):
     """``bbox=min_lon,min_lat,max_lon,max_lat`` (the GeoJSON order)."""
 

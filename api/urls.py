@@ -10,6 +10,7 @@ from api.views.reference import (
     SiteViewSet,
     SourceViewSet,
 )
+from api.views.whoami import whoami
 from webhooks.api import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 
 app_name = "api"
@@ -30,5 +31,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("v1/whoami/", whoami, name="whoami"),
     path("v1/", include(router.urls)),
 ]

@@ -106,6 +106,17 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# --- Cache ------------------------------------------------------------------
+
+# API throttling counts requests here: with several web processes it must be a
+# shared cache (Redis) or each process counts on its own.
+CACHE_URL = env.str("CACHE_URL", default="")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL.startswith(("redis://", "rediss://"))
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 # --- Authentication ---------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -175,3 +175,16 @@ def test_queries_per_request_do_not_grow_with_the_page(alice_api, demo):
     assert _queries(alice_api, "/api/v1/estimates/latest/?page_size=5") == _queries(
         alice_api, "/api/v1/estimates/latest/?page_size=100"
     )
+
+
+def test_requests_per_token_are_throttled(alice_api, demo, monkeypatch):
+    from django.core.cache import cache
+
+    from api.throttling import TokenRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "3/minute"})
+    statuses = [alice_api.get("/api/v1/whoami/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert alice_api.get("/api/v1/whoami/").json()["title"] == "Too many requests"
+    cache.clear()
