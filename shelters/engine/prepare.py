@@ -163,7 +163,7 @@ def static_batch(sites: list[SiteInput], until: date) -> StaticBatch:
 
         same[b] = (site_of[a] == site_of[b]) & (src_r[a] == src_r[b]) & (q_r[a] == q_r[b]) & eq(val) & eq(lo) & eq(hi)
     pkeys = [s + REPEAT_SUFFIX if r else s for s, r in zip(sources, same.tolist())]
-    # Log readings (as observations.build_observations).
+    # Log readings.
     is_rng = qc == 4
     has_lo, has_hi = ~np.isnan(lo), ~np.isnan(hi)
     full_rng = is_rng & has_lo & has_hi

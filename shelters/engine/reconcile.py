@@ -6,12 +6,12 @@ import gc
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
 from .model import Fit, fit_many
-from .observations import Observations, build_observations
+from .observations import Observations
 from .prepare import apply_profiles, static_batch
 from .results import build_results
 from .types import RANGE, ReportInput, SiteInput, SiteResult, SourceProfile
@@ -95,16 +95,6 @@ class SiteFit:
     off: int = 0  # grid index of the first output day (the first report's as_of)
 
 
-@dataclass(slots=True)
-class _Prepared:
-    start: date
-    n_days: int
-    reports: list[ReportInput]
-    obs: Observations
-    q_prior: np.ndarray
-    off: int
-
-
 # A report repeating its source's previous figure at the site verbatim is
 # usually a stale figure passed on again, not a fresh count: it is judged
 # (bias, noise, lag) as a pseudo-source of its own, "<source>~repeat".
@@ -121,32 +111,6 @@ def profile_keys(reports: list[ReportInput]) -> list[str]:
         out.append(r.source + REPEAT_SUFFIX if last.get(r.source) == fig else r.source)
         last[r.source] = fig
     return out
-
-
-def _prepare(site: SiteInput, until: date, profiles: Mapping[str, SourceProfile] | None) -> _Prepared | None:
-    end = until if site.closed_on is None else min(until, site.closed_on)
-    reports = canonical_reports(site.reports, end)
-    if not reports:
-        return None
-    first = reports[0].as_of
-    pkeys = profile_keys(reports)
-    rel = [(r.as_of - first).days for r in reports]
-    if profiles:
-        lags = [getattr(profiles.get(k), "lag", 0) or 0 for k in pkeys]
-        rel = [d - lg for d, lg in zip(rel, lags)]
-    off = -min(0, min(rel))
-    start = first - timedelta(days=off)
-    n_days = (end - start).days + 1
-    day_index = [d + off for d in rel]
-    q_prior = np.full(n_days, Q0_SD * Q0_SD)
-    q_prior[0] = 0.0
-    for nt in sorted(site.notices, key=lambda n: (n.issued_on, n.key)):
-        i0 = (nt.issued_on - start).days
-        lo, hi = max(i0, 1), min(i0 + NOTICE_DAYS, n_days)
-        if lo < hi:
-            q_prior[lo:hi] *= NOTICE_MULT.get(nt.compulsion, NOTICE_MULT["unclear"])
-    obs = build_observations(reports, day_index, profiles, pkeys)
-    return _Prepared(start, n_days, reports, obs, q_prior, off)
 
 
 def fit_sites(
@@ -183,10 +147,6 @@ def fit_sites(
                     )
                 )
     return out
-
-
-def fit_site(site: SiteInput, until: date, profiles: Mapping[str, SourceProfile] | None) -> SiteFit | None:
-    return fit_sites([site], until, profiles)[0]
 
 
 def reconcile_site(site: SiteInput, *, until: date, profiles: Mapping[str, SourceProfile] | None = None) -> SiteResult:
