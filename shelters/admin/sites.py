@@ -53,17 +53,8 @@ class DistributionInline(ReadOnlyInline):
 
 @admin.register(Site)
 class SiteAdmin(SimpleHistoryAdmin):
-    list_display = (
-        "code",
-        "name",
-        "arabic_name",
-        "site_type",
-        "status",
-        "governorate",
-        "district",
-        "capacity",
-        "latest",
-    )
+    # Few columns, so the list fits beside the navigation and the filters.
+    list_display = ("code", "name", "arabic_name", "status", "governorate", "latest")
     list_filter = ("status", "site_type", "governorate")
     search_fields = ("code", "name", "name_ar", "governorate", "district", "operator")
     date_hierarchy = "opened_on"
@@ -93,7 +84,17 @@ class SiteAdmin(SimpleHistoryAdmin):
     def latest(self, site: Site) -> str:
         if site.latest_estimate is None:
             return "—"
-        return f"{site.latest_estimate:,} ({site.latest_low:,}–{site.latest_high:,}) {site.latest_date:%Y-%m-%d}"
+        flags = ", ".join(site.latest_flags or [])
+        # The figure first, the band and its day in small print: the list stays readable.
+        return format_html(
+            '<span style="white-space:nowrap"><strong>{}</strong> <small>({}–{}, 90 %)</small></span>'
+            "<br><small>{}{}</small>",
+            f"{site.latest_estimate:,}",
+            f"{site.latest_low:,}",
+            f"{site.latest_high:,}",
+            site.latest_date.isoformat(),
+            f" · {flags}" if flags else "",
+        )
 
     @admin.display(description=_("add evidence"))
     def add_links(self, site: Site) -> str:
