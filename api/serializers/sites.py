@@ -74,6 +74,37 @@ class SiteSerializer(serializers.ModelSerializer):
         return {field.attname: getattr(self.instance, field.attname) for field in Site._meta.concrete_fields}
 
 
+LATEST_FIELDS = ("latest_date", "latest_estimate", "latest_low", "latest_high", "latest_flags")
+SITE_ROW_FIELDS = (*(f for f in SiteSerializer.Meta.fields if f != "latest_estimate"), *LATEST_FIELDS)
+_DECIMALS = ("latitude", "longitude")
+# One instance for every row: building a DRF field per row cost more than the row.
+_DATETIME = serializers.DateTimeField()
+
+
+def site_row(values: dict) -> dict:
+    """One site as SiteSerializer renders it, from a ``.values(*SITE_ROW_FIELDS)`` row."""
+    row = {field: values[field] for field in SiteSerializer.Meta.fields if field != "latest_estimate"}
+    for field in _DECIMALS:
+        if row[field] is not None:
+            row[field] = str(row[field])  # DRF renders decimals as strings
+    for field in ("opened_on", "closed_on"):
+        if row[field] is not None:
+            row[field] = row[field].isoformat()
+    row["updated_at"] = _DATETIME.to_representation(row["updated_at"])
+    row["latest_estimate"] = (
+        None
+        if values["latest_estimate"] is None
+        else {
+            "date": values["latest_date"].isoformat(),
+            "estimate": values["latest_estimate"],
+            "low": values["latest_low"],
+            "high": values["latest_high"],
+            "flags": values["latest_flags"],
+        }
+    )
+    return row
+
+
 class SourceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Source

@@ -7,12 +7,13 @@ a run killed half-way leaves the old series and two runs never interleave.
 """
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from shelters import engine
@@ -74,13 +75,21 @@ def reconciliation_request(*, site_ids: Iterable[int]) -> list[int]:
     ReconciliationState.objects.bulk_create(
         [ReconciliationState(site_id=site_id) for site_id in ids], ignore_conflicts=True
     )
-    now = timezone.now()
-    enqueued = []
-    for site_id in ids:
-        # The conditional UPDATE is the claim: one request per burst wins it.
-        if ReconciliationState.objects.filter(site_id=site_id, pending=False).update(pending=True, requested_at=now):
-            reconcile_site_task.delay_on_commit(site_id)
-            enqueued.append(site_id)
+    # One conditional UPDATE is the claim: only the sites it flips from idle to
+    # pending get a task, so a burst (or a bulk of a thousand reports) coalesces.
+    table = ReconciliationState._meta.db_table
+    enqueued: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 5000):  # within every database's parameter limit
+            chunk = ids[start : start + 5000]
+            cursor.execute(
+                f"UPDATE {table} SET pending = %s, requested_at = %s "
+                f"WHERE pending = %s AND site_id IN ({', '.join(['%s'] * len(chunk))}) RETURNING site_id",
+                [True, timezone.now(), False, *chunk],
+            )
+            enqueued += sorted(row[0] for row in cursor.fetchall())
+    for site_id in enqueued:
+        reconcile_site_task.delay_on_commit(site_id)
     return enqueued
 
 
@@ -145,8 +154,35 @@ def reconcile_sites(
                 for site_id in ids
             ],
         )
+        refresh_latest_estimates(site_ids=ids)
         notifications.estimates_changed(changed_sites, started)
     return stats
+
+
+def refresh_latest_estimates(*, site_ids: list[int]) -> None:
+    """Copy each site's most recent estimate onto its reconciliation state (the read model of the sites list)."""
+    ReconciliationState.objects.bulk_create(
+        [ReconciliationState(site_id=site_id) for site_id in site_ids], ignore_conflicts=True
+    )
+    newest = PopulationEstimate.objects.filter(site_id=OuterRef("site_id")).order_by("-date").values("date")[:1]
+    latest = {
+        site_id: (day, estimate, low, high, json.dumps(flags))
+        for site_id, day, estimate, low, high, flags in PopulationEstimate.objects.filter(
+            site_id__in=site_ids, date=Subquery(newest)
+        ).values_list("site_id", "date", "estimate", "low", "high", "flags")
+    }
+    _update_rows(
+        ReconciliationState._meta.db_table,
+        "site_id",
+        {
+            "latest_date": "date",
+            "latest_estimate": "integer",
+            "latest_low": "integer",
+            "latest_high": "integer",
+            "latest_flags": "jsonb",
+        },
+        [(site_id, *latest.get(site_id, (None, None, None, None, "[]"))) for site_id in site_ids],
+    )
 
 
 def reconcile_site(*, site_id: int, until: date | None = None) -> RunStats:

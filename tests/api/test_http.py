@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from shelters.models import PopulationEstimate, Site
+from shelters.services.reconciliation import refresh_latest_estimates
 from tests.api.conftest import report_body
 
 
@@ -85,6 +86,7 @@ def _estimates(site: Site) -> None:
             engine_version="t",
             computed_at="2025-03-20T00:00:00Z",
         )
+    refresh_latest_estimates(site_ids=[site.pk])  # what every reconciliation run does
 
 
 def test_site_estimates_for_a_date_range(alice_api, demo):
@@ -188,3 +190,12 @@ def test_requests_per_token_are_throttled(alice_api, demo, monkeypatch):
     assert statuses == [200, 200, 200, 429]
     assert alice_api.get("/api/v1/whoami/").json()["title"] == "Too many requests"
     cache.clear()
+
+
+def test_the_fast_sites_list_matches_the_serializer(alice_api, demo):
+    """The list builds rows from dicts for speed; they must equal what the detail view serializes."""
+    _estimates(demo)
+    listed = alice_api.get("/api/v1/sites/").json()["results"][0]
+    detail = alice_api.get(f"/api/v1/sites/{demo.code}/").json()
+    assert listed == detail
+    assert listed["latest_estimate"]["estimate"] == 8003
