@@ -10,6 +10,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shelters.services.organizations import organization_for
+
 from .errors import PROBLEM_CONTENT_TYPE, problem
 from .models import IdempotencyKey
 
@@ -33,7 +35,8 @@ def idempotent(handler: Callable[[Request], Response], request: Request) -> Resp
         return handler(request)
     if len(key) > 200:
         return _problem(400, f"{HEADER} is longer than 200 characters.")
-    organization_id = request.user.organization_id
+    # The organisation the records will be saved under (staff without one use the default).
+    organization_id = organization_for(request.user).pk
     fingerprint = _fingerprint(request)
     try:
         with transaction.atomic():

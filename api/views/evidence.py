@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.conditional import check_if_match, etag_for
+from api.conditional import PreconditionFailed, check_if_match, etag_for
 from api.exports import EXPORT_RESPONSES, FORMATS, file_response, requested_format
 from api.filters import DistributionFilter, NoticeFilter, ReportFilter
 from api.idempotency import HEADER, idempotent
@@ -21,6 +21,7 @@ from api.serializers.evidence import DistributionSerializer, NoticeSerializer, R
 from shelters.exporting import REPORTS
 from shelters.models import AidDistribution, DepartureNotice, PopulationReport
 from shelters.selectors.scoping import distributions_for, notices_for, reports_for
+from shelters.services.errors import StaleRecord
 from shelters.services.evidence import record_update
 from shelters.services.organizations import organization_for
 from shelters.services.reports import report_retract
@@ -99,7 +100,11 @@ class ConditionalUpdateMixin:
             if reference in fields and fields.pop(reference) != getattr(self, f"_current_{reference}")(instance):
                 raise ValidationError({reference: ["This cannot be changed; submit a new record instead."]})
         try:
-            instance = record_update(record=instance, by=request.user, fields=fields)
+            instance = record_update(
+                record=instance, by=request.user, fields=fields, expected_updated_at=instance.updated_at
+            )
+        except StaleRecord:
+            raise PreconditionFailed() from None
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from None
         response = Response(self.get_serializer(instance).data)

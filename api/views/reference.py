@@ -11,7 +11,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.conditional import check_if_match, etag_for
+from api.conditional import PreconditionFailed, check_if_match, etag_for
 from api.exports import EXPORT_RESPONSES, FORMATS, file_response, requested_format
 from api.filters import SiteFilter
 from api.permissions import StaffWritesOthersRead
@@ -29,6 +29,7 @@ from shelters.exporting import ESTIMATES
 from shelters.models import Organization, Site, Source
 from shelters.selectors.estimates import estimates_between, with_latest_estimate
 from shelters.selectors.scoping import organizations_for
+from shelters.services.errors import StaleRecord
 from shelters.services.sites import site_save
 
 
@@ -93,13 +94,17 @@ class SiteViewSet(
     def update(self, request: Request, *args, **kwargs) -> Response:
         site = self.get_object()
         check_if_match(request, site)
+        read_at = site.updated_at
         serializer = self.get_serializer(site, data=request.data, partial=kwargs.pop("partial", False))
         serializer.is_valid(raise_exception=True)
         if "code" in serializer.validated_data and serializer.validated_data["code"] != site.code:
             raise ValidationError({"code": ["A site's code is stable and cannot change."]})
         for name, value in serializer.validated_data.items():
             setattr(site, name, value)
-        site = site_save(site=site, by=request.user)
+        try:
+            site = site_save(site=site, by=request.user, expected_updated_at=read_at)
+        except StaleRecord:
+            raise PreconditionFailed() from None
         site = self.get_queryset().get(pk=site.pk)
         response = Response(self.get_serializer(site).data)
         response["ETag"] = etag_for(site)

@@ -10,7 +10,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from shelters.models import PopulationReport, ReportStatus
 from shelters.services.organizations import organization_for
-from shelters.services.reports import report_create, report_set_status
+from shelters.services.reports import report_correct, report_create, report_set_status
 
 # Fields that are the claim itself: fixed once saved (a correction is a new report).
 EVIDENCE_FIELDS = (
@@ -160,7 +160,12 @@ class PopulationReportAdmin(SimpleHistoryAdmin):
             obj.save(update_fields=["notes", "updated_at"])
             return
         data = {name: form.cleaned_data[name] for name in form.cleaned_data if name in (*EVIDENCE_FIELDS, "notes")}
-        created = report_create(organization=organization_for(request.user), created_by=request.user, **data)
+        organization = organization_for(request.user)
+        if corrected := data.pop("corrects", None):
+            # A correction retracts the report it replaces, so the two never both count.
+            created = report_correct(report=corrected, by=request.user, organization=organization, reason="", **data)
+        else:
+            created = report_create(organization=organization, created_by=request.user, **data)
         obj.pk = created.pk
         obj.refresh_from_db()
 

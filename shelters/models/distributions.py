@@ -93,6 +93,8 @@ class AidDistribution(SubmittedRecord):
     def clean(self) -> None:
         super().clean()
         errors: dict[str, str] = {}
+        if self.quantity is not None and self.quantity < 0:
+            errors["quantity"] = _("Quantities and counts cannot be negative.")
         if self.households is not None and self.individuals is not None and self.households > self.individuals:
             errors["households"] = _("More households than individuals reached is impossible.")
         # A cross-row rule a check constraint cannot express.

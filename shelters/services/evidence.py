@@ -1,9 +1,12 @@
 """Writes to departure notices and aid distributions."""
 
+from datetime import datetime
+
 from django.db import transaction
 
 from shelters.models import AidDistribution, DepartureNotice, User
 
+from .errors import StaleRecord
 from .organizations import organization_for
 from .reconciliation import reconciliation_request
 
@@ -22,10 +25,20 @@ def record_save(*, record: DepartureNotice | AidDistribution, by: User | None) -
 
 @transaction.atomic
 def record_update(
-    *, record: DepartureNotice | AidDistribution, by: User | None, fields: dict
+    *,
+    record: DepartureNotice | AidDistribution,
+    by: User | None,
+    fields: dict,
+    expected_updated_at: datetime | None = None,
 ) -> DepartureNotice | AidDistribution:
-    """Change some fields of a notice or distribution, validated, with history."""
+    """Change some fields of a notice or distribution, validated, with history.
+
+    With ``expected_updated_at`` the check is made under the row lock, so of
+    two concurrent conditional updates made from the same read, one fails.
+    """
     locked = type(record).objects.select_for_update().get(pk=record.pk)
+    if expected_updated_at is not None and locked.updated_at != expected_updated_at:
+        raise StaleRecord
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.full_clean()

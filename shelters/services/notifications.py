@@ -51,7 +51,11 @@ def reports_changed(event: str, reports: Iterable[PopulationReport]) -> None:
                 event,
                 payload=report_payload(report),
                 organization_ids=[report.organization_id],
-                event_id=stable_event_id(event, report.pk, report.status),
+                # Stable for a retried task, new for every change (a report can
+                # come back to a status it had before).
+                event_id=stable_event_id(
+                    event, report.pk, report.status, report.status_changed_at or report.created_at
+                ),
             )
 
 

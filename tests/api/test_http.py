@@ -199,3 +199,52 @@ def test_the_fast_sites_list_matches_the_serializer(alice_api, demo):
     detail = alice_api.get(f"/api/v1/sites/{demo.code}/").json()
     assert listed == detail
     assert listed["latest_estimate"]["estimate"] == 8003
+
+
+def test_a_conditional_update_is_checked_again_under_the_lock(alice_api, alice, demo):
+    """Two clients PATCH with the same If-Match: the second must fail, not overwrite."""
+    from shelters.models import DepartureNotice
+    from shelters.services.errors import StaleRecord
+    from shelters.services.evidence import record_update
+
+    response = alice_api.post(
+        "/api/v1/departure-notices/",
+        {"external_id": "n-race", "site_code": demo.code, "issued_on": "2025-03-16", "issuer": "Base"},
+        format="json",
+    )
+    notice = DepartureNotice.objects.get(pk=response.json()["id"])
+    read_at = notice.updated_at
+    record_update(record=notice, by=alice, fields={"compulsion": "mandatory"}, expected_updated_at=read_at)
+    with pytest.raises(StaleRecord):
+        record_update(record=notice, by=alice, fields={"compulsion": "voluntary"}, expected_updated_at=read_at)
+    notice.refresh_from_db()
+    assert notice.compulsion == "mandatory"
+
+
+def test_a_negative_quantity_is_a_400_naming_the_field(alice_api, demo):
+    response = alice_api.post(
+        "/api/v1/aid-distributions/",
+        {
+            "external_id": "d-neg",
+            "site_code": demo.code,
+            "distributed_on": "2025-03-16",
+            "provider": "X",
+            "item": "water",
+            "quantity": "-5",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "quantity"
+
+
+def test_staff_without_an_organisation_can_use_idempotency_keys(demo):
+    from shelters.models import User
+    from tests.api.conftest import _client_for
+
+    coordinator = User.objects.create_user("no-org", is_staff=True)
+    client = _client_for(coordinator)
+    first = client.post("/api/v1/population-reports/", report_body("k1"), format="json", HTTP_IDEMPOTENCY_KEY="x")
+    again = client.post("/api/v1/population-reports/", report_body("k1"), format="json", HTTP_IDEMPOTENCY_KEY="x")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"

@@ -205,3 +205,22 @@ def test_notice_and_distribution_are_owned_by_the_staff_organisation(staff_clien
     assert response.status_code == 302
     distribution = AidDistribution.objects.get(provider="WFP")
     assert distribution.organization == default_organization() and distribution.created_by == charlie
+
+
+def test_a_correction_entered_in_the_admin_retracts_the_original(staff_client, demo):
+    original = _reports(demo)[0]
+    response = staff_client.post(
+        reverse("admin:shelters_populationreport_add"),
+        {
+            "site": demo.pk,
+            "source": original.source.pk,
+            "as_of": "2025-03-13",
+            "method": "estimate",
+            "qualifier": "exact",
+            "value": "8450",
+            "corrects": original.pk,
+        },
+    )
+    assert response.status_code == 302
+    original.refresh_from_db()
+    assert original.status == "retracted" and original.corrections.get().value == 8450

@@ -259,3 +259,15 @@ def test_command_exits_non_zero_with_a_one_line_error(tmp_path):
         "CommandError: sites.csv: 1 problem(s) in 1 row(s); nothing was imported"
     )
     assert manage("import_sites", str(tmp_path / "missing.csv")).stderr.strip().startswith("CommandError: cannot read")
+
+
+def test_a_negative_quantity_is_a_listed_row_not_a_crash(site, tmp_path):
+    path = _write(
+        tmp_path,
+        "distributions.csv",
+        ["external_id,site_code,distributed_on,provider,item,quantity", "d1,SY-LAT-HMEIMIM,2025-03-15,X,water,-5"],
+    )
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_distributions", str(path), stdout=out, stderr=err)
+    assert "line 2, quantity: Quantities and counts cannot be negative." in err.getvalue()

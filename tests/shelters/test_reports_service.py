@@ -95,3 +95,15 @@ def test_a_correction_is_a_new_report_and_retracts_the_old(report, alice):
     assert (correction.corrects, correction.value, correction.site) == (report, 8450, report.site)
     assert report.status == "retracted" and str(correction.pk) in report.status_reason
     assert report.value == 8000
+
+
+def test_every_status_change_notifies_the_submitting_organisation(report, alice, charlie):
+    from webhooks.models import WebhookDelivery
+    from webhooks.services import subscription_create
+
+    subscription_create(alice.organization, alice, "https://partner.example.org/hook", ["report.updated"])
+    report_verify(report=report, by=charlie)
+    report_reject(report=report, by=charlie, reason="double count")
+    report_verify(report=report, by=charlie)  # back to a status it had before: still a new event
+    statuses = [d.payload["status"] for d in WebhookDelivery.objects.order_by("pk")]
+    assert statuses == ["verified", "rejected", "verified"]
