@@ -21,7 +21,6 @@ class ReconciliationState(models.Model):
     finished_at = models.DateTimeField(_("last run finished at"), null=True, blank=True)
     engine_version = models.CharField(_("engine version"), max_length=32, blank=True)
     reports_used = models.PositiveIntegerField(_("reports used"), default=0)
-    estimates_changed = models.PositiveIntegerField(_("estimates changed in the last run"), default=0)
     # The site's most recent estimate, copied here by each run: the sites list
     # (API and admin) reads it with a join instead of a subquery per column.
     latest_date = models.DateField(_("latest estimate date"), null=True, blank=True)

@@ -61,6 +61,13 @@ def today() -> date:
 # --- requests (called by every write that changes a site's evidence) ---------
 
 
+def _ensure_states(site_ids: Iterable[int]) -> None:
+    """Every site gets its state row on first need (the row runs lock and requests claim)."""
+    ReconciliationState.objects.bulk_create(
+        [ReconciliationState(site_id=site_id) for site_id in site_ids], ignore_conflicts=True
+    )
+
+
 def reconciliation_request(*, site_ids: Iterable[int]) -> list[int]:
     """Ask for the given sites to be reconciled once the current transaction commits.
 
@@ -72,9 +79,7 @@ def reconciliation_request(*, site_ids: Iterable[int]) -> list[int]:
     ids = sorted(set(site_ids))
     if not ids:
         return []
-    ReconciliationState.objects.bulk_create(
-        [ReconciliationState(site_id=site_id) for site_id in ids], ignore_conflicts=True
-    )
+    _ensure_states(ids)
     # One conditional UPDATE is the claim: only the sites it flips from idle to
     # pending get a task, so a burst (or a bulk of a thousand reports) coalesces.
     table = ReconciliationState._meta.db_table
@@ -127,9 +132,7 @@ def reconcile_sites(
     if profiles is None:
         profiles = source_profiles()
     stats = RunStats()
-    ReconciliationState.objects.bulk_create(
-        [ReconciliationState(site_id=site_id) for site_id in ids], ignore_conflicts=True
-    )
+    _ensure_states(ids)
     with transaction.atomic():
         locked = list(
             ReconciliationState.objects.select_for_update().filter(site_id__in=ids).order_by("site_id").values("pk")
@@ -161,9 +164,7 @@ def reconcile_sites(
 
 def refresh_latest_estimates(*, site_ids: list[int]) -> None:
     """Copy each site's most recent estimate onto its reconciliation state (the read model of the sites list)."""
-    ReconciliationState.objects.bulk_create(
-        [ReconciliationState(site_id=site_id) for site_id in site_ids], ignore_conflicts=True
-    )
+    _ensure_states(site_ids)
     newest = PopulationEstimate.objects.filter(site_id=OuterRef("site_id")).order_by("-date").values("date")[:1]
     latest = {
         site_id: (day, estimate, low, high, json.dumps(flags))
