@@ -11,6 +11,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.caching import cached_sites_page
 from api.conditional import PreconditionFailed, check_if_match, etag_for
 from api.exports import EXPORT_RESPONSES, FORMATS, file_response, requested_format
 from api.filters import SiteFilter
@@ -72,8 +73,11 @@ class SiteViewSet(
         # The busiest read partners make: rows straight from the database as
         # dicts, shaped exactly as SiteSerializer shapes one site (the schema),
         # without building and serializing a model instance per row.
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values(*SITE_ROW_FIELDS))
-        return self.get_paginated_response([site_row(values) for values in page])
+        def page_data() -> dict:
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values(*SITE_ROW_FIELDS))
+            return self.get_paginated_response([site_row(values) for values in page]).data
+
+        return Response(cached_sites_page(request, page_data))
 
     def get_renderers(self):
         # GeoJSON (?format=geojson) is a second rendering of the same data; the

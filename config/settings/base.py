@@ -116,6 +116,12 @@ CACHES = {
     if CACHE_URL.startswith(("redis://", "rediss://"))
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+SHARED_CACHE = CACHE_URL.startswith(("redis://", "rediss://"))
+# Pages of the sites list (the read partners poll most) are kept this long in
+# the cache, and dropped at once when a site or a latest estimate changes
+# (services bump a version after commit). Only with a shared cache: with one
+# cache per process a worker's change could not reach the web processes.
+SITES_LIST_CACHE_SECONDS = env.int("SITES_LIST_CACHE_SECONDS", default=300 if SHARED_CACHE else 0)
 
 # --- Authentication ---------------------------------------------------------
 
@@ -163,7 +169,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "api.filters.FilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -13,3 +13,7 @@ SHELTERS_PROGRESS_MIN_ROWS = 10**9
 # test's task (and the reverse).
 if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "test-broker")  # noqa: F405
+
+# Tests share one cache and never commit (so no version bump fires): a cached
+# sites page from one test would answer the next. The caching test turns it on.
+SITES_LIST_CACHE_SECONDS = 0

@@ -18,10 +18,12 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 from tqdm import tqdm
 
 from shelters.models import Organization, Source, User
+from shelters.services.history import bulk_create_with_history
 
 from .fields import CellError, Parser
 from .table import Row, Table
@@ -131,13 +133,7 @@ class Importer:
         return getattr(record, "site_id", None)
 
     def create(self, records: list[models.Model], reason: str) -> None:
-        bulk_create_with_history(
-            records,
-            self.model,
-            batch_size=BATCH_SIZE,
-            default_user=self.context.user,
-            default_change_reason=reason,
-        )
+        bulk_create_with_history(records, self.model, user=self.context.user, reason=reason, batch_size=BATCH_SIZE)
 
     # --- the pipeline --------------------------------------------------------
 
@@ -273,6 +269,13 @@ class Importer:
                 fields = [c.attr for c in present if c.attr] + [
                     attr for attr, name in self.reference_columns.items() if name in {c.name for c in present}
                 ]
+                if any(f.name == "updated_at" for f in self.model._meta.concrete_fields):
+                    # bulk_update skips auto_now: without this an imported change would keep
+                    # the old updated_at, and with it the ETag an API client's If-Match checks.
+                    now = timezone.now()
+                    for record in to_update:
+                        record.updated_at = now
+                    fields.append("updated_at")
                 bulk_update_with_history(
                     to_update,
                     self.model,

@@ -8,6 +8,7 @@ from shelters.importing import IMPORTERS, Context, ImportResult, read_table
 from shelters.models import Organization, User
 
 from .reconciliation import reconciliation_request
+from .versions import sites_changed
 
 # What the engine reads: these imports trigger reconciliation of the sites they touch.
 RECONCILED_KINDS = ("reports", "notices", "sites")
@@ -38,4 +39,6 @@ def import_file(
         result = importer.run(table, skip_invalid=skip_invalid)
         if kind in RECONCILED_KINDS:
             reconciliation_request(site_ids=result.site_ids)
+        if kind == "sites":
+            sites_changed()
     return result

@@ -28,6 +28,7 @@ from shelters.models import (
 from shelters.selectors.reconciliation import site_inputs, source_profiles
 
 from . import notifications
+from .versions import sites_changed
 
 # Sites reconciled (and locked) together in one transaction by the full run.
 CHUNK_SIZE = 200
@@ -184,6 +185,7 @@ def refresh_latest_estimates(*, site_ids: list[int]) -> None:
         },
         [(site_id, *latest.get(site_id, (None, None, None, None, "[]"))) for site_id in site_ids],
     )
+    sites_changed()
 
 
 def reconcile_site(*, site_id: int, until: date | None = None) -> RunStats:

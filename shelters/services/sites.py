@@ -6,6 +6,7 @@ from shelters.models import Site, User
 
 from .errors import StaleRecord
 from .reconciliation import reconciliation_request
+from .versions import sites_changed
 
 
 @transaction.atomic
@@ -23,6 +24,7 @@ def site_save(*, site: Site, by: User | None, expected_updated_at: datetime | No
     site.full_clean()
     site._history_user = by
     site.save()
+    sites_changed()
     if not is_new:
         reconciliation_request(site_ids=[site.pk])
     return site

@@ -5,12 +5,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from simple_history.utils import bulk_create_with_history
 
 from shelters.models import AidDistribution, DepartureNotice, Organization, PopulationReport, Site, Source, User
 from webhooks import events
 
 from . import notifications
+from .history import bulk_create_with_history
 from .reconciliation import reconciliation_request
 
 # Item errors: {item index: {field: [messages]}}.
@@ -124,9 +124,7 @@ def records_create_many(
 
     used = {record.source.slug for record in records if record.source is not None and record.source.pk is None}
     Source.objects.bulk_create([source for slug, source in new_sources.items() if slug in used])
-    bulk_create_with_history(
-        records, model, batch_size=1000, default_user=created_by, default_change_reason=change_reason
-    )
+    bulk_create_with_history(records, model, user=created_by, reason=change_reason)
     if model in (PopulationReport, DepartureNotice):
         reconciliation_request(site_ids={record.site_id for record in records})
     if model is PopulationReport:

@@ -15,6 +15,17 @@ def test_posting_1000_reports_in_one_request(alice_api, demo):
     assert len(response.json()) == 1000
     assert PopulationReport.objects.filter(external_id__startswith="bulk-").count() == 1000
     assert PopulationReport.history.filter(external_id__startswith="bulk-", history_type="+").count() == 1000
+    # Each history row is a full copy of its report, with who and why.
+    report = PopulationReport.objects.get(external_id="bulk-417")
+    record = PopulationReport.history.get(id=report.pk)
+    assert (record.value, record.site_id, record.source_id, record.as_of, record.created_at) == (
+        8417,
+        demo.pk,
+        report.source_id,
+        report.as_of,
+        report.created_at,
+    )
+    assert record.history_user.username == "alice" and record.history_change_reason == "submitted through the API"
     assert ReconciliationState.objects.get(site=demo).pending  # one request for the site
 
 

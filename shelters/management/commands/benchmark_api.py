@@ -7,9 +7,12 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from knox.models import AuthToken
@@ -50,32 +53,53 @@ class Command(BaseCommand):
         source, _ = Source.objects.get_or_create(slug="api-benchmark-source", defaults={"name": "Bench", "grade": "B"})
         self.stdout.write(f"database: {connection.vendor}; gunicorn with {web_workers} workers on loopback")
 
-        port = _free_port()
         env = child_env(
             os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.base"),
             API_RATE_PER_TOKEN="100000000/minute",  # measuring throughput, not the throttle
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         )
+        sites_page, trivial = "/api/v1/sites/?page_size=100", "/api/v1/whoami/"
+        with self._server(env, web_workers) as base:
+            ingest = self._ingest(base, token, sites, source, batches)
+            reference = self._bulk_create(sites, source, organization, batches)
+            cached = settings.SITES_LIST_CACHE_SECONDS > 0
+            sites_rps = self._read_rate(base, token, sites_page, seconds, clients)
+            trivial_rps = self._read_rate(base, token, trivial, seconds, clients)
+        # The same page built afresh for every request (the cold path a first reader after a change meets).
+        with self._server({**env, "SITES_LIST_CACHE_SECONDS": "0"}, web_workers) as base:
+            cold_rps = self._read_rate(base, token, sites_page, seconds, clients)
+            cold_trivial_rps = self._read_rate(base, token, trivial, seconds, clients)
+        AuthToken.objects.filter(user=user).delete()
+
+        rows = [
+            ("bulk ingest, reports/s (API vs bulk_create)", ingest, reference, ".0f"),
+            (
+                f"sites list (100/page{', cached' if cached else ''}) vs trivial endpoint, requests/s",
+                sites_rps,
+                trivial_rps,
+                ".1f",
+            ),
+        ]
+        if cached:
+            rows.append(
+                ("sites list (100/page, uncached) vs trivial endpoint, requests/s", cold_rps, cold_trivial_rps, ".1f")
+            )
+        else:
+            self.stderr.write("note: no shared cache (CACHE_URL), so the sites list is not cached: one figure")
+        self.stdout.write(f"{'':<66}{'figure':>12}{'reference':>12}{'ratio':>8}")
+        for label, figure, ref, spec in rows:
+            self.stdout.write(f"{label:<66}{figure:>12,{spec}}{ref:>12,{spec}}{figure / ref:>8.2f}")
+
+    @contextmanager
+    def _server(self, env: dict[str, str], web_workers: int) -> Iterator[str]:
+        """A gunicorn on a free loopback port for the duration of the block; yields its base URL."""
+        port = _free_port()
         args = ["gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers)]
         args += ["--log-level", "warning"]
         base = f"http://127.0.0.1:{port}"
         with running(args, Path("/tmp/benchmark-api-gunicorn.log"), env):
             wait_for(lambda: self._up(base), timeout=60, what="gunicorn to answer")
-            ingest = self._ingest(base, token, sites, source, batches)
-            reference = self._bulk_create(sites, source, organization, batches)
-            sites_rps = self._read_rate(base, token, "/api/v1/sites/?page_size=100", seconds, clients)
-            trivial_rps = self._read_rate(base, token, "/api/v1/whoami/", seconds, clients)
-        AuthToken.objects.filter(user=user).delete()
-
-        self.stdout.write(f"{'':<58}{'figure':>14}{'reference':>14}{'ratio':>8}")
-        self.stdout.write(
-            f"{'bulk ingest, reports/s (API vs bulk_create)':<58}{ingest:>14,.0f}{reference:>14,.0f}"
-            f"{ingest / reference:>8.2f}"
-        )
-        self.stdout.write(
-            f"{'sites list (100/page) vs trivial endpoint, requests/s':<58}{sites_rps:>14,.1f}{trivial_rps:>14,.1f}"
-            f"{sites_rps / trivial_rps:>8.2f}"
-        )
+            yield base
 
     def _up(self, base: str) -> bool:
         try:
