@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from .reconcile import reconcile_many, reconcile_site
-from .sources import learn_source_profiles
+from .sources import learn_source_profiles, learning_sample
 from .types import (
     FLAG_CONFLICT,
     FLAG_OUTLIER,
@@ -49,6 +49,7 @@ __all__ = [
     "SiteResult",
     "SourceProfile",
     "learn_source_profiles",
+    "learning_sample",
     "reconcile_all",
     "reconcile_many",
     "reconcile_site",

@@ -44,20 +44,26 @@ BOUND_EPS_RANGE = (0.002, 0.6)
 LEARN_MAX_SITES = 1500
 
 
-def _learning_sample(site_list: list[SiteInput]) -> list[SiteInput]:
-    n = len(site_list)
+def learning_sample(site_sources: Iterable[tuple[str, frozenset[str]]]) -> list[str]:
+    """Keys of the sites to learn from, given each site's key and the sources reporting on it.
+
+    Exposed so an adapter can read just these sites' reports; ``learn_source_profiles``
+    applies the same choice to whatever it is given.
+    """
+    listed = sorted(site_sources)
+    n = len(listed)
     if n <= LEARN_MAX_SITES:
-        return site_list
+        return [key for key, _ in listed]
     step = n / LEARN_MAX_SITES
     pick = {int(i * step) for i in range(LEARN_MAX_SITES)}
-    seen = {r.source for i in pick for r in site_list[i].reports}
-    for i, s in enumerate(site_list):
+    seen = {source for i in pick for source in listed[i][1]}
+    for i, (_, sources) in enumerate(listed):
         if i not in pick:
-            new = {r.source for r in s.reports} - seen
+            new = sources - seen
             if new:
                 pick.add(i)
                 seen |= new
-    return [site_list[i] for i in sorted(pick)]
+    return [listed[i][0] for i in sorted(pick)]
 
 
 def _profiles_from(
@@ -120,7 +126,9 @@ def learn_source_profiles(
     initial: Mapping[str, SourceProfile] | None = None,
 ) -> dict[str, SourceProfile]:
     """Learn a profile per source from all sites' reports (see module doc)."""
-    site_list = _learning_sample(sorted(sites, key=lambda s: s.key))
+    by_key = {site.key: site for site in sites}
+    chosen = learning_sample((key, frozenset(r.source for r in site.reports)) for key, site in by_key.items())
+    site_list = [by_key[key] for key in chosen]
     gc_on = gc.isenabled()
     gc.disable()  # many short-lived tuples, no cycles: the cyclic GC only costs time
     try:

@@ -40,6 +40,21 @@ def counting_report_rows(site_ids: Iterable[int] | None = None) -> Iterator[tupl
             yield from rows
 
 
+def site_sources(site_ids: Iterable[int] | None = None) -> list[tuple[str, frozenset[str]]]:
+    """Each site with counting reports (all, or these), keyed as the engine keys it, with its sources.
+
+    What the engine needs to choose the sites it learns source profiles from,
+    without reading every report's figures.
+    """
+    sites = PopulationReport.objects.filter(status__in=COUNTING_STATUSES)
+    if site_ids is not None:
+        sites = sites.filter(site_id__in=list(site_ids))
+    sources: dict[int, set[str]] = {}
+    for site_id, slug in sites.values_list("site_id", "source__slug").distinct().order_by():
+        sources.setdefault(site_id, set()).add(slug)
+    return [(str(site_id), frozenset(slugs)) for site_id, slugs in sources.items()]
+
+
 def _report_input(row: tuple) -> engine.ReportInput:
     _, pk, source, grade, method, qualifier, value, low, high, as_of = row
     return engine.ReportInput(

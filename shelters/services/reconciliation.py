@@ -8,12 +8,14 @@ a run killed half-way leaves the old series and two runs never interleave.
 
 import dataclasses
 import json
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import reduce
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from shelters import engine
@@ -25,7 +27,7 @@ from shelters.models import (
     Source,
     SourceReliability,
 )
-from shelters.selectors.reconciliation import site_inputs, source_profiles
+from shelters.selectors.reconciliation import site_inputs, site_sources, source_profiles
 
 from . import notifications
 from .versions import sites_changed
@@ -166,13 +168,22 @@ def reconcile_sites(
 def refresh_latest_estimates(*, site_ids: list[int]) -> None:
     """Copy each site's most recent estimate onto its reconciliation state (the read model of the sites list)."""
     _ensure_states(site_ids)
-    newest = PopulationEstimate.objects.filter(site_id=OuterRef("site_id")).order_by("-date").values("date")[:1]
-    latest = {
-        site_id: (day, estimate, low, high, json.dumps(flags))
-        for site_id, day, estimate, low, high, flags in PopulationEstimate.objects.filter(
-            site_id__in=site_ids, date=Subquery(newest)
-        ).values_list("site_id", "date", "estimate", "low", "high", "flags")
-    }
+    # Each site's newest day from the (site, date) index in one grouped query;
+    # a correlated subquery per estimate row cost more than the run's writes.
+    newest = (
+        PopulationEstimate.objects.filter(site_id__in=site_ids)
+        .values("site_id")
+        .annotate(newest=Max("date"))
+        .values_list("site_id", "newest")
+    )
+    latest: dict[int, tuple] = {}
+    for chunk in _chunks(list(newest), 2000):
+        latest.update(
+            (site_id, (day, estimate, low, high, json.dumps(flags)))
+            for site_id, day, estimate, low, high, flags in PopulationEstimate.objects.filter(
+                reduce(operator.or_, (Q(site_id=site_id, date=day) for site_id, day in chunk))
+            ).values_list("site_id", "date", "estimate", "low", "high", "flags")
+        )
     _update_rows(
         ReconciliationState._meta.db_table,
         "site_id",
@@ -197,7 +208,9 @@ def learn_source_profiles(
 ) -> dict[str, engine.SourceProfile]:
     """Learn every source's bias, noise and lag from all sites (or these), and store them."""
     until = until or today()
-    profiles = engine.learn_source_profiles(site_inputs(site_ids), until=until)
+    # Only the sites the engine learns from are read (a sample, past a few thousand sites).
+    sample = [int(key) for key in engine.learning_sample(site_sources(site_ids))]
+    profiles = engine.learn_source_profiles(site_inputs(sample), until=until)
     now = timezone.now()
     sources = dict(Source.objects.filter(slug__in=profiles).values_list("slug", "pk"))
     with transaction.atomic():
@@ -237,6 +250,10 @@ def reconcile_everything(
     return stats
 
 
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def site_chunks(chunk_size: int = CHUNK_SIZE, site_ids: list[int] | None = None) -> list[list[int]]:
     sites = Site.objects.order_by("pk")
     if site_ids is not None:
@@ -251,132 +268,166 @@ def site_chunks(chunk_size: int = CHUNK_SIZE, site_ids: list[int] | None = None)
 def _estimate_row(daily: engine.DailyEstimate) -> tuple:
     """The stored form of one day, JSON as text: compared with what is stored, then written.
 
-    Formatted by hand, exactly as json.dumps would (flags are plain names, keys
-    integers, weights floats), because a full run formats two million of them.
+    Formatted by hand, as json.dumps would (flags are plain names, keys
+    integers, weights floats with WEIGHT_DECIMALS), because a full run
+    formats a million of them.
     """
     flags = ", ".join(f'"{flag}"' for flag in sorted(daily.flags))
-    contributions = ", ".join(
-        f"[{int(key)}, {round(weight, WEIGHT_DECIMALS)!r}]" for key, weight in daily.contributions
-    )
+    contributions = ", ".join(f"[{key}, {weight:.{WEIGHT_DECIMALS}f}]" for key, weight in daily.contributions)
     return (daily.estimate, daily.low, daily.high, f"[{flags}]", f"[{contributions}]", engine.ENGINE_VERSION)
-
-
-def _stored_estimates(site_ids: list[int]) -> dict[int, dict[date, tuple]]:
-    # Raw SQL: JSON compared as the database renders it (same separators as
-    # json.dumps), without decoding a million values through the ORM.
-    json_text = "::text" if connection.vendor == "postgresql" else ""
-    stored: dict[int, dict[date, tuple]] = {}
-    with connection.cursor() as cursor:
-        for start in range(0, len(site_ids), 500):
-            chunk = site_ids[start : start + 500]
-            placeholders = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                f"SELECT site_id, date, estimate, low, high, flags{json_text}, contributions{json_text}, "
-                f"engine_version FROM {PopulationEstimate._meta.db_table} WHERE site_id IN ({placeholders})",
-                chunk,
-            )
-            for site_id, day, *values in cursor.fetchall():
-                if isinstance(day, str):  # SQLite without declared types: dates as text
-                    day = date.fromisoformat(day)
-                stored.setdefault(site_id, {})[day] = tuple(values)
-    return stored
 
 
 def _store_estimates(
     site_ids: list[int], results: dict[int, engine.SiteResult], computed_at, stats: RunStats
 ) -> set[int]:
-    """Write what changed; returns the sites whose series changed."""
-    stored = _stored_estimates(site_ids)
-    changed_sites: set[int] = set()
-    changed: list[tuple] = []
-    obsolete = Q()
-    for site_id in site_ids:
-        previous = stored.get(site_id, {})
-        result = results.get(site_id)
-        days = set()
-        for daily in result.estimates if result else ():
-            days.add(daily.day)
-            row = _estimate_row(daily)
-            if previous.get(daily.day) != row:
-                changed.append((site_id, daily.day, *row, computed_at))
-                changed_sites.add(site_id)
-        gone = [day for day in previous if day not in days]
-        if gone:
-            obsolete |= Q(site_id=site_id, date__in=gone)
-            changed_sites.add(site_id)
-    if obsolete:
-        stats.estimates_deleted += PopulationEstimate.objects.filter(obsolete).delete()[0]
-    _upsert_estimates(changed)
-    stats.estimates_written += len(changed)
-    return changed_sites
+    """Write what changed and remove days no longer estimated; returns the sites whose series changed."""
+    rows = [
+        (site_id, daily.day, *_estimate_row(daily), computed_at)
+        for site_id in site_ids
+        if (result := results.get(site_id))
+        for daily in result.estimates
+    ]
+    if connection.vendor == "postgresql":
+        return _store_estimates_postgresql(site_ids, rows, stats)
+    return _store_estimates_compared(site_ids, rows, stats)
 
 
 _UPSERT_COLUMNS = ("site_id", "date", *ESTIMATE_FIELDS, "computed_at")
 
 
-def _upsert_estimates(rows: list[tuple]) -> None:
-    """Insert or update estimate rows in bulk, bypassing the ORM's per-object cost.
+def _store_estimates_postgresql(site_ids: list[int], rows: list[tuple], stats: RunStats) -> set[int]:
+    """COPY the new series into a scratch table; the database compares and writes only what differs.
 
-    A full run writes a row per site-day (a million for 10,000 sites): at that
-    size ``bulk_create`` spends most of its time building objects and SQL.
+    A full run writes a row per site-day (a million for 10,000 sites): COPY is
+    the fastest way in, and comparing in SQL spares reading the old series back.
     """
-    if not rows:
-        return
     table = PopulationEstimate._meta.db_table
     columns = ", ".join(_UPSERT_COLUMNS)
-    updates = ", ".join(f"{column} = excluded.{column}" for column in (*ESTIMATE_FIELDS, "computed_at"))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY into a scratch table, then one INSERT ... ON CONFLICT: the fastest path in.
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS estimate_upsert (site_id bigint, date date, estimate integer, "
+            "low integer, high integer, flags jsonb, contributions jsonb, engine_version varchar(32), "
+            "computed_at timestamptz, PRIMARY KEY (site_id, date)) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE estimate_upsert")
+        with cursor.cursor.copy(f"COPY estimate_upsert ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute("ANALYZE estimate_upsert")
+        # Unchanged rows are left alone (their computed_at too): a rerun writes nothing.
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM estimate_upsert "
+            f"ON CONFLICT (site_id, date) DO UPDATE SET "
+            + ", ".join(f"{column} = excluded.{column}" for column in (*ESTIMATE_FIELDS, "computed_at"))
+            + f" WHERE ({', '.join(f'{table}.{c}' for c in ESTIMATE_FIELDS)}) "
+            f"IS DISTINCT FROM ({', '.join(f'excluded.{c}' for c in ESTIMATE_FIELDS)}) RETURNING site_id"
+        )
+        written = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"DELETE FROM {table} AS e WHERE e.site_id = ANY(%s) AND NOT EXISTS "
+            f"(SELECT 1 FROM estimate_upsert AS u WHERE u.site_id = e.site_id AND u.date = e.date) RETURNING site_id",
+            [site_ids],
+        )
+        deleted = [row[0] for row in cursor.fetchall()]
+        cursor.execute("TRUNCATE estimate_upsert")
+    stats.estimates_written += len(written)
+    stats.estimates_deleted += len(deleted)
+    return set(written) | set(deleted)
+
+
+def _store_estimates_compared(site_ids: list[int], rows: list[tuple], stats: RunStats) -> set[int]:
+    """The portable path (SQLite): read the stored series, compare in Python, write the difference."""
+    stored: dict[tuple[int, date], tuple] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(site_ids), 500):
+            chunk = site_ids[start : start + 500]
             cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS estimate_upsert (site_id bigint, date date, estimate integer, "
-                "low integer, high integer, flags jsonb, contributions jsonb, engine_version varchar(32), "
-                "computed_at timestamptz) ON COMMIT DELETE ROWS"
+                f"SELECT site_id, date, {', '.join(ESTIMATE_FIELDS)} FROM {PopulationEstimate._meta.db_table} "
+                f"WHERE site_id IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
             )
-            with cursor.cursor.copy(f"COPY estimate_upsert ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM estimate_upsert "
-                f"ON CONFLICT (site_id, date) DO UPDATE SET {updates}"
-            )
-            cursor.execute("TRUNCATE estimate_upsert")
-        else:
-            placeholders = ", ".join(["%s"] * len(_UPSERT_COLUMNS))
+            for site_id, day, *values in cursor.fetchall():
+                if isinstance(day, str):  # SQLite without declared types: dates as text
+                    day = date.fromisoformat(day)
+                stored[(site_id, day)] = tuple(values)
+    changed = [row for row in rows if stored.pop((row[0], row[1]), None) != row[2:-1]]
+    obsolete = Q()
+    for site_id, day in stored:  # what is left was not estimated this time
+        obsolete |= Q(site_id=site_id, date=day)
+    if obsolete:
+        stats.estimates_deleted += PopulationEstimate.objects.filter(obsolete).delete()[0]
+    if changed:
+        columns = ", ".join(_UPSERT_COLUMNS)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in (*ESTIMATE_FIELDS, "computed_at"))
+        with connection.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+                f"INSERT INTO {PopulationEstimate._meta.db_table} ({columns}) "
+                f"VALUES ({', '.join(['%s'] * len(_UPSERT_COLUMNS))}) "
                 f"ON CONFLICT (site_id, date) DO UPDATE SET {updates}",
-                rows,
+                changed,
             )
+    stats.estimates_written += len(changed)
+    return {row[0] for row in changed} | {site_id for site_id, _ in stored}
 
 
 def _store_assessments(site_ids: list[int], results: dict[int, engine.SiteResult], stats: RunStats) -> None:
-    """Each report's engine weight and outlier flag; reports that no longer count get neither."""
-    assessed = {
-        int(a.key): (round(a.weight, WEIGHT_DECIMALS), a.outlier)
+    """Each report's engine weight and outlier flag; reports that no longer count get neither.
+
+    Engine-owned fields, written without history rows: they change on every
+    reconciliation and are derived from the (history-tracked) reports.
+    """
+    assessed = [
+        (int(a.key), round(a.weight, WEIGHT_DECIMALS), a.outlier)
         for result in results.values()
         for a in result.assessments
-    }
+    ]
+    if connection.vendor == "postgresql":
+        stats.reports_reassessed += _store_assessments_postgresql(site_ids, assessed)
+        return
+    new = {pk: (weight, outlier) for pk, weight, outlier in assessed}
     changed = []
     for pk, weight, outlier in PopulationReport.objects.filter(site_id__in=site_ids).values_list(
         "pk", "engine_weight", "is_outlier"
     ):
-        new = assessed.get(pk, (None, False))
-        if (weight, outlier) != new:
-            changed.append((pk, *new))
-    _update_report_assessments(changed)
+        if (weight, outlier) != (now := new.get(pk, (None, False))):
+            changed.append((pk, *now))
+    _update_rows(
+        PopulationReport._meta.db_table, "id", {"engine_weight": "double precision", "is_outlier": "boolean"}, changed
+    )
     stats.reports_reassessed += len(changed)
 
 
-def _update_report_assessments(rows: list[tuple[int, float | None, bool]]) -> None:
-    # Engine-owned fields, written without history rows: they change on every
-    # reconciliation and are derived from the (history-tracked) reports.
-    _update_rows(
-        PopulationReport._meta.db_table,
-        "id",
-        {"engine_weight": "double precision", "is_outlier": "boolean"},
-        rows,
-    )
+def _store_assessments_postgresql(site_ids: list[int], assessed: list[tuple[int, float, bool]]) -> int:
+    # Compared in SQL, so only reports whose weight moved are written (the
+    # reports table is wide and indexed: an update there is not cheap). The
+    # scratch tables have keys so that "not in the new set" is an index probe.
+    table = PopulationReport._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS assessment_upsert "
+            "(id bigint PRIMARY KEY, weight double precision, outlier boolean) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE assessment_upsert")
+        with cursor.cursor.copy("COPY assessment_upsert (id, weight, outlier) FROM STDIN") as copy:
+            for row in assessed:
+                copy.write_row(row)
+        cursor.execute("ANALYZE assessment_upsert")
+        cursor.execute(
+            f"UPDATE {table} AS r SET engine_weight = a.weight, is_outlier = a.outlier FROM assessment_upsert AS a "
+            f"WHERE r.id = a.id AND r.site_id = ANY(%s) "  # the site index, not a scan of every report
+            f"AND (r.engine_weight, r.is_outlier) IS DISTINCT FROM (a.weight, a.outlier)",
+            [site_ids],
+        )
+        changed = cursor.rowcount
+        cursor.execute(
+            f"UPDATE {table} AS r SET engine_weight = NULL, is_outlier = false WHERE r.site_id = ANY(%s) "
+            f"AND (r.engine_weight IS NOT NULL OR r.is_outlier) "
+            f"AND NOT EXISTS (SELECT 1 FROM assessment_upsert AS a WHERE a.id = r.id)",
+            [site_ids],
+        )
+        changed += cursor.rowcount
+        cursor.execute("TRUNCATE assessment_upsert")
+    return changed
 
 
 def _update_rows(table: str, key: str, columns: dict[str, str], rows: list[tuple]) -> None:
