@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from api.views.count_reports import CountReportViewSet
 from api.views.evidence import DistributionViewSet, NoticeViewSet, ReportViewSet
 from api.views.reference import (
     EstimateExportViewSet,
@@ -23,6 +24,7 @@ router.register("population-reports", ReportViewSet, basename="report")
 router.register("departure-notices", NoticeViewSet, basename="notice")
 router.register("aid-distributions", DistributionViewSet, basename="distribution")
 router.register("sources", SourceViewSet, basename="source")
+router.register("count-reports", CountReportViewSet, basename="count-report")
 router.register("organizations", OrganizationViewSet, basename="organization")
 router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")

@@ -10,7 +10,7 @@ from datetime import date
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from shelters.services import reconciliation
+from shelters.services import count_reports, reconciliation
 from shelters.services.heartbeats import heartbeat_record
 
 # Transient: the database restarting, a connection dropped, a deadlock victim.
@@ -56,3 +56,22 @@ def reconcile_all_task() -> int:
 @shared_task(name="shelters.tasks.requeue_stale_reconciliations", **RETRY)
 def requeue_stale_reconciliations_task() -> int:
     return len(reconciliation.requeue_stale_requests())
+
+
+@shared_task(name="shelters.tasks.run_count_report_schedule", **RETRY)
+def run_count_report_schedule(schedule_id: int) -> int:
+    """Fired by beat for a CountReportSchedule: one report per period, however often it fires."""
+    report, _ = count_reports.count_report_for_schedule(schedule_id=schedule_id)
+    return report.pk
+
+
+@shared_task(name="shelters.tasks.generate_count_report", bind=True, **RETRY)
+def generate_count_report_task(self, report_id: int) -> None:
+    try:
+        count_reports.count_report_generate(report_id=report_id)
+    except TRANSIENT_ERRORS:
+        raise  # retried with backoff
+    except Exception as error:
+        # A bug or bad data: say so on the report (visible in the admin and API) rather than retry forever.
+        count_reports.count_report_failed(report_id=report_id, error=f"{type(error).__name__}: {error}")
+        raise

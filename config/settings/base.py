@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "knox",
     "django_filters",
@@ -196,7 +197,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"GradeEnum": "shelters.models.sources.Grade"},
+    "ENUM_NAME_OVERRIDES": {
+        "GradeEnum": "shelters.models.sources.Grade",
+        "CountReportStatusEnum": "shelters.models.count_reports.CountReport.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.allow_empty_query_parameters",
@@ -286,6 +290,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint narrates every step of every PDF at INFO.
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # --- Project ----------------------------------------------------------------
@@ -295,3 +301,12 @@ LOGGING = {
 SHELTERS_DEFAULT_ORGANIZATION = env.str("SHELTERS_DEFAULT_ORGANIZATION", default="local-staff")
 # Files with more rows than this show a progress bar on import.
 SHELTERS_PROGRESS_MIN_ROWS = env.int("SHELTERS_PROGRESS_MIN_ROWS", default=500)
+
+# --- E-mail (count reports to subscribed staff) ----------------------------------
+
+# The console backend prints messages to the worker's log: the embedded default
+# needs no mail server. Production sets an SMTP URL, e.g. smtp+tls://user:pass@host:587.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shelters@localhost")
+SHELTERS_EMAIL_SUBJECT_PREFIX = env.str("SHELTERS_EMAIL_SUBJECT_PREFIX", default="Shelters")

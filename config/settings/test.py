@@ -17,3 +17,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
 # Tests share one cache and never commit (so no version bump fires): a cached
 # sites page from one test would answer the next. The caching test turns it on.
 SITES_LIST_CACHE_SECONDS = 0
+
+# Files the tests make (count reports) stay out of the developer's media folder.
+MEDIA_ROOT = str(VAR_DIR / "test-media")  # noqa: F405

@@ -1,3 +1,4 @@
+from .count_reports import CountReport, CountReportSchedule, CountReportSite, PeriodKind, Scope
 from .distributions import AidDistribution
 from .estimates import PopulationEstimate
 from .heartbeats import WorkerHeartbeat
@@ -11,15 +12,20 @@ from .sources import Grade, Source
 __all__ = [
     "COUNTING_STATUSES",
     "AidDistribution",
+    "CountReport",
+    "CountReportSchedule",
+    "CountReportSite",
     "DepartureNotice",
     "Grade",
     "Method",
     "Organization",
+    "PeriodKind",
     "PopulationEstimate",
     "PopulationReport",
     "Qualifier",
     "ReconciliationState",
     "ReportStatus",
+    "Scope",
     "Site",
     "Source",
     "SourceReliability",

@@ -82,3 +82,24 @@ def estimates_changed(site_ids: Iterable[int], computed_at: datetime) -> None:
             },
             event_id=stable_event_id(events.ESTIMATE_CHANGED, site.pk, computed_at.isoformat()),
         )
+
+
+def count_report_ready(report) -> None:
+    """count_report.ready: shared figures, so every listening organisation hears of it."""
+    if not _listening_organizations(events.COUNT_REPORT_READY):
+        return
+    totals = report.summary.get("totals", {})
+    emit(
+        events.COUNT_REPORT_READY,
+        payload={
+            "id": report.pk,
+            "scope": report.summary.get("scope"),
+            "period_start": report.period_start.isoformat(),
+            "period_end": report.period_end.isoformat(),
+            "estimate": totals.get("estimate"),
+            "low": totals.get("low"),
+            "high": totals.get("high"),
+            "url": f"/api/v1/count-reports/{report.pk}/",
+        },
+        event_id=stable_event_id(events.COUNT_REPORT_READY, report.pk),
+    )

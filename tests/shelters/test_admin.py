@@ -224,3 +224,47 @@ def test_a_correction_entered_in_the_admin_retracts_the_original(staff_client, d
     assert response.status_code == 302
     original.refresh_from_db()
     assert original.status == "retracted" and original.corrections.get().value == 8450
+
+
+def test_staff_ask_for_a_count_report_and_download_its_files(
+    staff_client, demo, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from shelters.models import CountReport, CountReportSchedule
+    from shelters.services.count_reports import count_report_generate
+    from shelters.services.reconciliation import reconcile_sites
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    reconcile_sites(site_ids=[demo.pk], until=date(2025, 3, 20))
+    add = reverse("admin:shelters_countreport_add")
+    assert staff_client.get(add).status_code == 200
+    # A governorate scope without a governorate is refused, naming the field.
+    response = staff_client.post(add, {"scope": "governorate", "period_kind": "day", "day": "2025-03-13"})
+    assert response.status_code == 200 and "governorate" in response.context["adminform"].form.errors
+    assert not CountReport.objects.exists()
+    with django_capture_on_commit_callbacks() as enqueued:
+        response = staff_client.post(add, {"scope": "all", "period_kind": "day", "day": "2025-03-13"})
+    report = CountReport.objects.get()
+    assert response.status_code == 302 and response.url.endswith(f"/{report.pk}/change/")
+    assert len(enqueued) == 1 and report.status == CountReport.Status.PENDING
+    count_report_generate(report_id=report.pk)  # what the enqueued task does in the worker
+    page = staff_client.get(reverse("admin:shelters_countreport_change", args=[report.pk])).content.decode()
+    assert "8,485" in page
+    pdf = staff_client.get(reverse("admin:shelters_countreport_download", args=[report.pk, "pdf"]))
+    assert pdf.status_code == 200 and b"".join(pdf.streaming_content).startswith(b"%PDF")
+    assert staff_client.get(reverse("admin:shelters_countreport_changelist")).status_code == 200
+    schedule = CountReportSchedule.objects.first()
+    assert staff_client.get(reverse("admin:shelters_countreportschedule_change", args=[schedule.pk])).status_code == 200
+
+
+def test_a_new_schedule_gets_its_beat_task(staff_client, db):
+    from shelters.models import CountReportSchedule
+
+    response = staff_client.post(
+        reverse("admin:shelters_countreportschedule_add"),
+        {"name": "Latakia weekly", "scope": "governorate", "governorate": "Latakia", "period_kind": "week"},
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    schedule = CountReportSchedule.objects.get(name="Latakia weekly")
+    task = schedule.periodic_task
+    assert task.task == "shelters.tasks.run_count_report_schedule"
+    assert task.crontab.day_of_week == "1" and f'"schedule_id": {schedule.pk}' in task.kwargs
