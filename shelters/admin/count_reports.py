@@ -32,7 +32,7 @@ class CountReportScheduleAdmin(admin.ModelAdmin):
             return _("06:00 UTC every day (Mondays for a weekly report); editable once saved")
         task = schedule.periodic_task
         url = reverse("admin:django_celery_beat_periodictask_change", args=[task.pk])
-        return format_html('<a href="{}">{}</a>', url, f"{task.crontab} (UTC)" if task.crontab else task.name)
+        return format_html('<a href="{}">{}</a>', url, str(task.crontab) if task.crontab else task.name)
 
     @admin.display(description=_("enabled"), boolean=True)
     def enabled(self, schedule: CountReportSchedule) -> bool:
@@ -47,7 +47,7 @@ class CountReportScheduleAdmin(admin.ModelAdmin):
 
 class CountReportRequestForm(forms.ModelForm):
     day = forms.DateField(
-        label=_("day"),
+        label=_("Day"),
         initial=date.today,
         help_text=_("The day reported on; for a week, any day of that week (Monday to Sunday)."),
     )
@@ -67,7 +67,7 @@ class CountReportRequestForm(forms.ModelForm):
 
 @admin.register(CountReport)
 class CountReportAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "period_kind", "status", "total", "flagged", "generated_at", "downloads")
+    list_display = ("__str__", "status", "total", "flagged", "downloads")
     list_filter = ("status", "period_kind", "scope", "schedule")
     date_hierarchy = "period_end"
     search_fields = ("governorate",)
@@ -145,7 +145,8 @@ class CountReportAdmin(admin.ModelAdmin):
             for name, field in CountReport.FILE_FIELDS.items()
             if getattr(report, field)
         ]
-        return format_html_join(" · ", '<a href="{}">{}</a>', links) or "–"
+        files = format_html_join(" · ", '<a href="{}">{}</a>', links)
+        return format_html('<span style="white-space: nowrap">{}</span>', files) if links else "–"
 
     def get_urls(self):
         download = self.admin_site.admin_view(self.download_view)

@@ -230,7 +230,7 @@ def test_staff_ask_for_a_count_report_and_download_its_files(
     staff_client, demo, settings, tmp_path, django_capture_on_commit_callbacks
 ):
     from shelters.models import CountReport, CountReportSchedule
-    from shelters.services.count_reports import count_report_generate
+    from shelters.services.count_reports import count_report_generate, count_report_schedule_save
     from shelters.services.reconciliation import reconcile_sites
 
     settings.MEDIA_ROOT = str(tmp_path)
@@ -252,7 +252,7 @@ def test_staff_ask_for_a_count_report_and_download_its_files(
     pdf = staff_client.get(reverse("admin:shelters_countreport_download", args=[report.pk, "pdf"]))
     assert pdf.status_code == 200 and b"".join(pdf.streaming_content).startswith(b"%PDF")
     assert staff_client.get(reverse("admin:shelters_countreport_changelist")).status_code == 200
-    schedule = CountReportSchedule.objects.first()
+    schedule = count_report_schedule_save(schedule=CountReportSchedule(name="Admin test", period_kind="day"))
     assert staff_client.get(reverse("admin:shelters_countreportschedule_change", args=[schedule.pk])).status_code == 200
 
 
