@@ -67,15 +67,18 @@ class CountReportDetailSerializer(CountReportSerializer):
     def get_summary(self, report: CountReport) -> dict:
         summary = dict(report.summary)
         if not self.context["request"].user.is_staff and summary:
-            # Other organisations' notices and distributions: counted, not listed.
+            # Other organisations' notices, distributions and raw reports: counted, not listed.
             summary["notices"] = {k: v for k, v in summary.get("notices", {}).items() if k != "notices"}
             summary["aid"] = {k: v for k, v in summary.get("aid", {}).items() if k != "distributions"}
+            summary["site_charts"] = [
+                {k: v for k, v in chart.items() if k != "reports"} for chart in summary.get("site_charts", [])
+            ]
         return summary
 
 
 class CountReportRequestSerializer(serializers.Serializer):
     scope = serializers.ChoiceField(choices=Scope.choices, default=Scope.ALL)
-    governorate = serializers.CharField(required=False, allow_blank=True, default="")
+    governorate = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     site_codes = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     period_kind = serializers.ChoiceField(choices=PeriodKind.choices, default=PeriodKind.DAY)
     day = serializers.DateField(help_text="The day reported on; for a week, any day of that week.")

@@ -1,5 +1,6 @@
 """Count reports: listed and downloaded by everyone with API access, asked for by staff."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -46,13 +47,18 @@ class CountReportViewSet(
         sites = dict(Site.objects.filter(code__in=codes).values_list("code", "pk"))
         if unknown := sorted(codes - set(sites)):
             raise ValidationError({"site_codes": [f"Unknown site code(s): {', '.join(unknown)}."]})
-        report, _ = count_report_request(
-            period=period_containing(data["period_kind"], data["day"]),
-            scope=data["scope"],
-            governorate=data["governorate"],
-            site_ids=sites.values(),
-            by=request.user,
-        )
+        try:
+            report, _ = count_report_request(
+                period=period_containing(data["period_kind"], data["day"]),
+                scope=data["scope"],
+                governorate=data["governorate"],
+                site_ids=sites.values(),
+                by=request.user,
+            )
+        except ValueError as error:  # a week past the calendar's end
+            raise ValidationError({"day": [str(error)]}) from None
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
         output = CountReportSerializer(report, context=self.get_serializer_context()).data
         return Response(output, status=status.HTTP_202_ACCEPTED)
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from shelters.models import CountReport, CountReportSchedule, Scope
 from shelters.services.count_reports import (
     count_report_request,
+    count_report_retry,
     count_report_schedule_save,
     period_containing,
 )
@@ -62,6 +63,11 @@ class CountReportRequestForm(forms.ModelForm):
             self.add_error("governorate", _("A governorate scope needs the governorate's name."))
         if data.get("scope") == Scope.SITES and not data.get("sites"):
             self.add_error("sites", _("Choose at least one site."))
+        if data.get("day") and data.get("period_kind"):
+            try:
+                period_containing(data["period_kind"], data["day"])
+            except ValueError as error:
+                self.add_error("day", str(error))
         return data
 
 
@@ -72,6 +78,7 @@ class CountReportAdmin(admin.ModelAdmin):
     date_hierarchy = "period_end"
     search_fields = ("governorate",)
     autocomplete_fields = ("sites",)
+    actions = ("generate_again",)
     readonly_fields = (
         "scope",
         "governorate",
@@ -126,6 +133,11 @@ class CountReportAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    @admin.action(description=_("Generate the selected reports again (those not ready)"))
+    def generate_again(self, request: HttpRequest, queryset) -> None:
+        retried = count_report_retry(report_ids=queryset.values_list("pk", flat=True))
+        messages.info(request, _("%(count)d report(s) will be generated again.") % {"count": len(retried)})
 
     @admin.display(description=_("people"))
     def total(self, report: CountReport) -> str:

@@ -7,7 +7,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from shelters.models import AidDistribution, DepartureNotice, PopulationReport, Site
 from shelters.selectors.estimates import with_latest_estimate
-from shelters.services.sites import site_save
+from shelters.services.sites import site_save, sites_delete
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -75,6 +75,12 @@ class SiteAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: Site, form, change: bool) -> None:
         site_save(site=obj, by=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Site) -> None:
+        sites_delete(sites=[obj], by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        sites_delete(sites=list(queryset), by=request.user)
 
     @admin.display(description=_("Arabic name"), ordering="name_ar")
     def arabic_name(self, site: Site) -> str:

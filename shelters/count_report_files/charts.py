@@ -123,7 +123,8 @@ def band_chart(series: list[dict], reports: list[dict] | None = None, *, label: 
     if reports:
         parts.append(
             f'<circle cx="{LEFT + 170}" cy="{HEIGHT - 9}" r="3.5" fill="{MARK}"/>'
-            f'<text x="{LEFT + 178}" y="{HEIGHT - 5}">reports (▲ at least, ▼ at most, | range; hollow: outlier)</text>'
+            f'<text x="{LEFT + 178}" y="{HEIGHT - 5}">'
+            "reports (▲ at least, ▼ at most, | range; dark red or hollow: outlier)</text>"
         )
     parts.append("</g></svg>")
     return "".join(parts)

@@ -124,10 +124,18 @@ def learn_source_profiles(
     until: date,
     rounds: int = LEARN_ROUNDS,
     initial: Mapping[str, SourceProfile] | None = None,
+    sampled: bool = False,
 ) -> dict[str, SourceProfile]:
-    """Learn a profile per source from all sites' reports (see module doc)."""
+    """Learn a profile per source from all sites' reports (see module doc).
+
+    ``sampled``: the sites are already ``learning_sample``'s choice (the adapter
+    read only those); choosing again from a sample would not give the same sites.
+    """
     by_key = {site.key: site for site in sites}
-    chosen = learning_sample((key, frozenset(r.source for r in site.reports)) for key, site in by_key.items())
+    if sampled:
+        chosen = sorted(by_key)
+    else:
+        chosen = learning_sample((key, frozenset(r.source for r in site.reports)) for key, site in by_key.items())
     site_list = [by_key[key] for key in chosen]
     gc_on = gc.isenabled()
     gc.disable()  # many short-lived tuples, no cycles: the cyclic GC only costs time

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('period_kind', models.CharField(choices=[('day', 'A day'), ('week', 'A week (Monday to Sunday)')], default='day', max_length=8, verbose_name='period')),
                 ('name', models.CharField(max_length=200, unique=True, verbose_name='name')),
                 ('periodic_task', models.OneToOneField(help_text='When it runs (a crontab in UTC). Enable or disable it there.', on_delete=django.db.models.deletion.PROTECT, related_name='count_report_schedule', to='django_celery_beat.periodictask', verbose_name='timing')),
-                ('recipients', models.ManyToManyField(blank=True, help_text='Staff who receive each report by e-mail.', related_name='count_report_schedules', to=settings.AUTH_USER_MODEL, verbose_name='e-mail to')),
+                ('recipients', models.ManyToManyField(blank=True, help_text='Staff who receive each report by e-mail.', limit_choices_to={'is_staff': True}, related_name='count_report_schedules', to=settings.AUTH_USER_MODEL, verbose_name='e-mail to')),
                 ('sites', models.ManyToManyField(blank=True, related_name='+', to='shelters.site', verbose_name='sites')),
             ],
             options={
@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
                 ('flags', models.JSONField(blank=True, default=list)),
                 ('previous_estimate', models.PositiveIntegerField(null=True)),
                 ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='site_rows', to='shelters.countreport')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shelters.site')),
+                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='shelters.site')),
             ],
             options={
                 'verbose_name': 'count report site',

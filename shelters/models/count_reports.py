@@ -59,6 +59,8 @@ class CountReportSchedule(ScopedCountReport):
         verbose_name=_("e-mail to"),
         blank=True,
         related_name="count_report_schedules",
+        # The PDF lists every organisation's notices and distributions: staff only.
+        limit_choices_to={"is_staff": True},
         help_text=_("Staff who receive each report by e-mail."),
     )
 
@@ -160,7 +162,8 @@ class CountReportSite(models.Model):
     """One site's figures as a count report stated them (on the period's last day)."""
 
     report = models.ForeignKey(CountReport, on_delete=models.CASCADE, related_name="site_rows")
-    site = models.ForeignKey("shelters.Site", on_delete=models.CASCADE, related_name="+")
+    # PROTECT: a site named in a report cannot vanish from it (the figures are frozen).
+    site = models.ForeignKey("shelters.Site", on_delete=models.PROTECT, related_name="+")
     estimate = models.PositiveIntegerField(null=True)
     low = models.PositiveIntegerField(null=True)
     high = models.PositiveIntegerField(null=True)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.files.base import File
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from shelters.models import (
@@ -54,9 +54,13 @@ class Period:
 
 
 def period_containing(kind: str, day: date) -> Period:
+    """The day itself, or the Monday-to-Sunday week around it; ValueError past the calendar's end."""
     if kind == PeriodKind.WEEK:
         start = day - timedelta(days=day.weekday())
-        return Period(kind, start, start + timedelta(days=6))
+        try:
+            return Period(kind, start, start + timedelta(days=6))
+        except OverflowError:
+            raise ValueError("That week ends after the last date the calendar can hold.") from None
     return Period(kind, day, day)
 
 
@@ -91,11 +95,14 @@ def count_report_request(
     if schedule is not None:
         existing = CountReport.objects.filter(schedule=schedule, period_start=period.start).first()
         if existing is not None:
+            if existing.status != CountReport.Status.READY and enqueue:
+                # Its task may have been lost or may have failed: generating again is safe.
+                generate_count_report_task.delay_on_commit(existing.pk)
             return existing, False
     report = CountReport(
         schedule=schedule,
         scope=scope,
-        governorate=governorate,
+        governorate=governorate if scope == Scope.GOVERNORATE else "",
         period_kind=period.kind,
         period_start=period.start,
         period_end=period.end,
@@ -329,13 +336,11 @@ def _aid(report: CountReport) -> dict:
         else {}
     )
     listed = []
-    over_band = 0
     for site_id, code, name, day, provider, item, quantity, unit, individuals, households in rows:
         estimate, low, high = population.get((site_id, day), (None, None, None))
         per_person = round(float(Decimal(quantity) / estimate), 3) if quantity is not None and estimate else None
         # More people reached than the site can hold on any reading of the evidence.
         claims_too_many = individuals is not None and high is not None and individuals > high
-        over_band += claims_too_many
         listed.append(
             {
                 "site_code": code,
@@ -354,6 +359,11 @@ def _aid(report: CountReport) -> dict:
                 "claims_more_than_band": claims_too_many,
             }
         )
+    # Counted over every distribution in the period, not only those listed.
+    band_high = PopulationEstimate.objects.filter(site_id=OuterRef("site_id"), date=OuterRef("distributed_on")).values(
+        "high"
+    )[:1]
+    over_band = distributions.filter(individuals__gt=Subquery(band_high)).count()
     return {"count": distributions.count(), "claims_more_than_band": over_band, "distributions": listed}
 
 
@@ -444,14 +454,32 @@ def count_report_generate(*, report_id: int, progress: Callable[[str], None] | N
         step("summary")
         report.summary = build_summary(report)
         for name, (filename, handle) in write_files(report, progress=step).items():
+            field = getattr(report, CountReport.FILE_FIELDS[name])
+            if field:  # left by an attempt that failed after writing it
+                field.delete(save=False)
             with handle:
-                getattr(report, CountReport.FILE_FIELDS[name]).save(filename, File(handle), save=False)
+                field.save(filename, File(handle), save=False)
         report.status = CountReport.Status.READY
         report.error = ""
         report.save()
         transaction.on_commit(lambda: count_report_deliver(report_id=report.pk), robust=True)
         notifications.count_report_ready(report)
     return report
+
+
+def count_report_retry(*, report_ids: Iterable[int]) -> list[int]:
+    """Generate again the reports that are not ready (failed, or pending with a lost task)."""
+    from shelters.tasks import generate_count_report_task
+
+    retried = list(
+        CountReport.objects.filter(pk__in=list(report_ids))
+        .exclude(status=CountReport.Status.READY)
+        .values_list("pk", flat=True)
+    )
+    CountReport.objects.filter(pk__in=retried).update(status=CountReport.Status.PENDING, error="")
+    for report_id in retried:
+        generate_count_report_task.delay_on_commit(report_id)
+    return retried
 
 
 def count_report_failed(*, report_id: int, error: str) -> None:
@@ -466,7 +494,13 @@ def count_report_deliver(*, report_id: int) -> int:
     if report.schedule is None:
         return 0
     addresses = sorted(
-        {email for email in report.schedule.recipients.filter(is_active=True).values_list("email", flat=True) if email}
+        {
+            email
+            for email in report.schedule.recipients.filter(is_active=True, is_staff=True).values_list(
+                "email", flat=True
+            )
+            if email
+        }
     )
     if not addresses:
         return 0

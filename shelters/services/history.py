@@ -50,7 +50,8 @@ def record_created(model: type[models.Model], pks: Sequence[int], *, user: User 
     ]
     columns = ", ".join(quote(column) for column in copied)
     change = ", ".join(quote(column) for column in _CHANGE_COLUMNS)
-    now = timezone.now()
+    # Adapted as the ORM would store it (SQLite keeps naive UTC text).
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
         for start in range(0, len(pks), _IDS_PER_STATEMENT):
             chunk = list(pks[start : start + _IDS_PER_STATEMENT])

@@ -210,7 +210,7 @@ def learn_source_profiles(
     until = until or today()
     # Only the sites the engine learns from are read (a sample, past a few thousand sites).
     sample = [int(key) for key in engine.learning_sample(site_sources(site_ids))]
-    profiles = engine.learn_source_profiles(site_inputs(sample), until=until)
+    profiles = engine.learn_source_profiles(site_inputs(sample), until=until, sampled=True)
     now = timezone.now()
     sources = dict(Source.objects.filter(slug__in=profiles).values_list("slug", "pk"))
     with transaction.atomic():

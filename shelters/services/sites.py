@@ -28,3 +28,15 @@ def site_save(*, site: Site, by: User | None, expected_updated_at: datetime | No
     if not is_new:
         reconciliation_request(site_ids=[site.pk])
     return site
+
+
+@transaction.atomic
+def sites_delete(*, sites, by: User | None) -> int:
+    """Delete sites (only those no evidence or count report refers to: the rest are protected)."""
+    count = 0
+    for site in sites:
+        site._history_user = by
+        site.delete()
+        count += 1
+    sites_changed()
+    return count

@@ -46,8 +46,12 @@ def test_partners_read_totals_and_get_the_per_site_files(alice_api, report, demo
     assert int(rows[0]["estimate"]) == report.summary["totals"]["estimate"] == 8485
     # The document and workbook list other organisations' records: staff only.
     assert alice_api.get(f"{URL}{report.pk}/files/pdf/").status_code == 404
+    report.summary["site_charts"] = [{"code": demo.code, "series": [], "reports": [{"date": "2025-03-13", "value": 1}]}]
+    report.save(update_fields=["summary"])
     detail = alice_api.get(f"{URL}{report.pk}/").json()
     assert detail["summary"]["aid"]["count"] == 1 and "distributions" not in detail["summary"]["aid"]
+    # Raw reports behind the charts are other organisations' records too.
+    assert detail["summary"]["site_charts"] == [{"code": demo.code, "series": []}]
 
 
 def test_staff_get_every_file_and_the_full_summary(staff_api, report):
@@ -80,6 +84,8 @@ def test_staff_ask_for_a_report_partners_cannot(
         ({"scope": "sites", "site_codes": ["NOWHERE"], "day": "2025-03-13"}, "site_codes"),
         ({"scope": "all", "day": "13/03/2025"}, "day"),
         ({"scope": "everything", "day": "2025-03-13"}, "scope"),
+        ({"scope": "governorate", "governorate": "x" * 101, "day": "2025-03-13"}, "governorate"),
+        ({"scope": "all", "period_kind": "week", "day": "9999-12-31"}, "day"),
     ],
 )
 def test_a_bad_request_names_the_field(staff_api, demo, body, field):

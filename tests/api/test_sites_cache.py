@@ -73,3 +73,15 @@ def test_a_change_not_yet_committed_keeps_the_page(alice_api, demo, cached_pages
     Site.objects.filter(pk=demo.pk).update(name="uncommitted")  # no service, no version bump
     after, _ = _site_queries(alice_api)
     assert after == before
+
+
+def test_a_deleted_site_leaves_the_page_at_once(
+    alice_api, charlie, demo, cached_pages, django_capture_on_commit_callbacks
+):
+    from shelters.services.sites import sites_delete
+
+    spare = Site.objects.create(code="SPARE-1", name="Spare school")  # no evidence refers to it
+    assert "SPARE-1" in {row["code"] for row in _site_queries(alice_api)[0]["results"]}
+    with django_capture_on_commit_callbacks(execute=True):
+        sites_delete(sites=[spare], by=charlie)
+    assert "SPARE-1" not in {row["code"] for row in _site_queries(alice_api)[0]["results"]}
