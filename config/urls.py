@@ -2,9 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from shelters.admin.imports import import_view
+from shelters.views import set_my_language
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Before the admin's own URLs, whose catch-all would otherwise answer 404.
+    path("admin/import/", admin.site.admin_view(import_view), name="admin_import"),
+    path("admin/language/", admin.site.admin_view(set_my_language), name="admin_language"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
 ]

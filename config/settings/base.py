@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "shelters.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the request's user on every history row written by the admin.
@@ -310,3 +311,11 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shelters@localhost")
 SHELTERS_EMAIL_SUBJECT_PREFIX = env.str("SHELTERS_EMAIL_SUBJECT_PREFIX", default="Shelters")
+
+# --- Map in the admin -----------------------------------------------------------
+
+# Tiles are fetched by the staff member's browser. Empty: no background map (the
+# sites still show, placed by their coordinates) — for offline offices and tests.
+# For OpenStreetMap: https://tile.openstreetmap.org/{z}/{x}/{y}.png
+SHELTERS_MAP_TILE_URL = env.str("SHELTERS_MAP_TILE_URL", default="")
+SHELTERS_MAP_TILE_ATTRIBUTION = env.str("SHELTERS_MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")

@@ -1,12 +1,15 @@
+from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import Http404, HttpRequest, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from shelters.models import AidDistribution, DepartureNotice, PopulationReport, Site
 from shelters.selectors.estimates import with_latest_estimate
+from shelters.selectors.overview import site_chart_data, site_map_features
 from shelters.services.sites import site_save, sites_delete
 
 
@@ -75,6 +78,37 @@ class SiteAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: Site, form, change: bool) -> None:
         site_save(site=obj, by=request.user)
+
+    def get_urls(self):
+        return [
+            path("map/", self.admin_site.admin_view(self.map_view), name="shelters_site_map"),
+            path(
+                "<path:object_id>/chart-data/",
+                self.admin_site.admin_view(self.chart_data_view),
+                name="shelters_site_chart_data",
+            ),
+            *super().get_urls(),
+        ]
+
+    def chart_data_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
+        """The site's estimate, band, reports, notices and distributions, for the chart on its page."""
+        site = self.get_object(request, object_id)
+        if site is None or not self.has_view_permission(request, site):
+            raise Http404
+        return JsonResponse(site_chart_data(site))
+
+    def map_view(self, request: HttpRequest) -> TemplateResponse:
+        if not self.has_view_permission(request):
+            raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Map of sites"),
+            "opts": self.model._meta,
+            "features": site_map_features(),
+            "tile_url": settings.SHELTERS_MAP_TILE_URL,
+            "tile_attribution": settings.SHELTERS_MAP_TILE_ATTRIBUTION,
+        }
+        return TemplateResponse(request, "admin/shelters/site/map.html", context)
 
     def delete_model(self, request: HttpRequest, obj: Site) -> None:
         sites_delete(sites=[obj], by=request.user)

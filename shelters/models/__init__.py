@@ -6,6 +6,7 @@ from .notices import DepartureNotice
 from .organizations import Organization, User
 from .reconciliation import ReconciliationState, SourceReliability
 from .reports import COUNTING_STATUSES, Method, PopulationReport, Qualifier, ReportStatus
+from .reviews import ReviewComment, ReviewItem, ReviewKind, ReviewStatus
 from .sites import Site
 from .sources import Grade, Source
 
@@ -25,6 +26,10 @@ __all__ = [
     "Qualifier",
     "ReconciliationState",
     "ReportStatus",
+    "ReviewComment",
+    "ReviewItem",
+    "ReviewKind",
+    "ReviewStatus",
     "Scope",
     "Site",
     "Source",

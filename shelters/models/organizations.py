@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -47,6 +48,10 @@ class User(AbstractUser):
         related_name="members",
     )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
+    # The language the admin speaks to this person; empty: the browser's (or the default).
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, blank=True, help_text=_("Language of the admin pages.")
+    )
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("user")

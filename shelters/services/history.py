@@ -18,6 +18,14 @@ from shelters.models import User
 _CHANGE_COLUMNS = ("history_date", "history_change_reason", "history_type", "history_user_id")
 # Within every database's limit on parameters in one statement.
 _IDS_PER_STATEMENT = 5000
+# simple-history's change-reason column is a CharField(max_length=100).
+REASON_MAX = 100
+
+
+def history_reason(text: str) -> str:
+    """A change reason that fits its column. The full text stays where the change put it
+    (e.g. a report's status_reason, itself history-tracked); this is the label."""
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
 
 
 def bulk_create_with_history(
@@ -60,5 +68,5 @@ def record_created(model: type[models.Model], pks: Sequence[int], *, user: User 
                 f"SELECT {columns}, %s, %s, %s, %s FROM {quote(model._meta.db_table)} "
                 f"WHERE {quote(model._meta.pk.column)} IN ({', '.join(['%s'] * len(chunk))}) "
                 f"ORDER BY {quote(model._meta.pk.column)}",
-                [now, reason, "+", user.pk if user else None, *chunk],
+                [now, history_reason(reason), "+", user.pk if user else None, *chunk],
             )

@@ -16,3 +16,11 @@ def organization_for(user: User | None) -> Organization:
     if user is not None and user.is_authenticated and user.organization_id:
         return user.organization
     return default_organization()
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """Remember the language the admin should speak to this person."""
+    user.language = language
+    user.full_clean(validate_unique=False, validate_constraints=False)
+    user.save(update_fields=["language"])
+    return user

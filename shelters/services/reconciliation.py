@@ -161,6 +161,9 @@ def reconcile_sites(
             ],
         )
         refresh_latest_estimates(site_ids=ids)
+        from .reviews import review_items_refresh  # reviews use the report services, which import this module
+
+        review_items_refresh(site_ids=ids)
         notifications.estimates_changed(changed_sites, started)
     return stats
 

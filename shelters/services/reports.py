@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shelters.models import Organization, PopulationReport, ReportStatus, User
+from shelters.services.history import history_reason
 from webhooks import events
 
 from . import notifications
@@ -89,7 +90,7 @@ def report_set_status(*, report: PopulationReport, status: str, by: User | None,
     locked.status_changed_by = by
     locked.full_clean(exclude=["site", "source", "organization", "created_by", "corrects", "status_changed_by"])
     locked._history_user = by
-    locked._change_reason = f"{status}: {reason}".strip(": ")
+    locked._change_reason = history_reason(f"{status}: {reason}".strip(": "))
     locked.save(update_fields=["status", "status_reason", "status_changed_at", "status_changed_by", "updated_at"])
     event = events.REPORT_RETRACTED if status == ReportStatus.RETRACTED else events.REPORT_UPDATED
     notifications.reports_changed(event, [locked])

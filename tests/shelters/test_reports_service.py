@@ -107,3 +107,12 @@ def test_every_status_change_notifies_the_submitting_organisation(report, alice,
     report_verify(report=report, by=charlie)  # back to a status it had before: still a new event
     statuses = [d.payload["status"] for d in WebhookDelivery.objects.order_by("pk")]
     assert statuses == ["verified", "rejected", "verified"]
+
+
+def test_a_long_reason_is_kept_whole_and_labels_history_within_its_column(report, charlie):
+    reason = "The figure repeats an older statement by the same office, word for word. " * 5
+    report_reject(report=report, by=charlie, reason=reason)
+    report.refresh_from_db()
+    assert report.status_reason == reason.strip()
+    label = report.history.first().history_change_reason
+    assert len(label) == 100 and label.startswith("rejected: The figure repeats")
