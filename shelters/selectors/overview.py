@@ -109,7 +109,11 @@ def dashboard_summary() -> dict:
     return {
         "totals": {k: v or 0 for k, v in totals.items()},
         "sites_with_estimate": states.count(),
-        "sites_by_status": dict(Counter(Site.objects.values_list("status", flat=True))),
+        # Labels, not codes: the page speaks the reader's language.
+        "sites_by_status": {
+            str(Site.Status(status).label): count
+            for status, count in Counter(Site.objects.values_list("status", flat=True)).most_common()
+        },
         "latest_count_report": CountReport.objects.filter(status=CountReport.Status.READY)
         .order_by("-period_end", "-generated_at")
         .first(),

@@ -61,6 +61,10 @@ def test_arabic_is_right_to_left(page, live_server, hmeimim, coordinator, artefa
     assert page.get_attribute("html", "lang") == "ar"
     page.wait_for_selector("#site-chart[data-drawn]")
     page.screenshot(path=artefacts / "site-arabic.png", full_page=False)
+    page.goto(f"{live_server.url}/admin/")
+    page.wait_for_selector("html[dir=rtl] #dashboard")
+    assert "8485" in page.inner_text("#dashboard").replace(",", "")  # Arabic formats numbers its own way
+    page.screenshot(path=artefacts / "dashboard-arabic.png", full_page=False)
     # The choice is the user's: it holds in a new browser session after logging in again.
     assert User.objects.get(pk=coordinator.pk).language == "ar"
 
