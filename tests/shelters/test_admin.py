@@ -1,29 +1,14 @@
 """Staff in the admin: real requests through the admin with a logged-in user."""
 
-import io
 from datetime import date
 
-import pytest
 from django.contrib.auth.models import Permission
-from django.core.management import call_command
 from django.urls import reverse
 
 from shelters.models import AidDistribution, DepartureNotice, PopulationReport, Site, User
 from shelters.services.organizations import default_organization
 
 CHANGELIST = "admin:shelters_populationreport_changelist"
-
-
-@pytest.fixture
-def demo(db) -> Site:
-    call_command("load_demo", verbosity=0, stdout=io.StringIO())
-    return Site.objects.get(code="SY-LAT-HMEIMIM")
-
-
-@pytest.fixture
-def staff_client(client, charlie):
-    client.force_login(charlie)
-    return client
 
 
 def _reports(site: Site) -> list[PopulationReport]:

@@ -29,12 +29,6 @@ def media_root(settings, tmp_path) -> Path:
     return tmp_path / "media"
 
 
-@pytest.fixture
-def staff_client(client, charlie):
-    client.force_login(charlie)
-    return client
-
-
 def _csv(name: str, rows: list[list[str]]) -> SimpleUploadedFile:
     text = "\n".join(",".join(row) for row in rows) + "\n"
     return SimpleUploadedFile(name, text.encode(), content_type="text/csv")

@@ -1,13 +1,11 @@
 """The conflict workflow: review items opened from the engine's flags, worked by
 staff through the report services, closed by hand or by the next reconciliation."""
 
-import io
 import re
 from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -77,18 +75,6 @@ def flagged(site, source, other_source) -> dict[str, PopulationReport]:
     )
     _flag(site, "conflict", "stale")
     return reports
-
-
-@pytest.fixture
-def demo(db) -> Site:
-    call_command("load_demo", verbosity=0, stdout=io.StringIO())
-    return Site.objects.get(code="SY-LAT-HMEIMIM")
-
-
-@pytest.fixture
-def staff_client(client, charlie):
-    client.force_login(charlie)
-    return client
 
 
 # --- opening and closing after reconciliation ---------------------------------
