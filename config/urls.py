@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from config.health import healthz, healthz_workers
+from config.metrics import metrics_view
 from shelters.admin.imports import import_view
 from shelters.views import set_my_language
 
@@ -13,6 +15,9 @@ urlpatterns = [
     path("admin/language/", admin.site.admin_view(set_my_language), name="admin_language"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("healthz/workers", healthz_workers, name="healthz_workers"),
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 handler400 = "config.views.bad_request"

@@ -1,26 +1,28 @@
 """Celery tasks. Thin: they take ids or plain values and call services.
 
 Every task is safe to run twice (acks are late, so a worker lost mid-task
-means a redelivery) and retries with backoff when the database is briefly
-unreachable.
+means a redelivery) and retries with backoff on any error, a bounded number of
+times (the database briefly unreachable is the usual case). A task still
+failing after that is set aside as a FailedTask, visible in the admin, so a
+message that always crashes (a "poison" task) stops there and blocks nothing.
 """
 
 from datetime import date
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+from django.conf import settings
 
 from shelters.services import count_reports, reconciliation
 from shelters.services.heartbeats import heartbeat_record
 
-# Transient: the database restarting, a connection dropped, a deadlock victim.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 RETRY = {
-    "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": 2,
+    # Any error: a transient one is the common case, and a bug gets a few tries
+    # before it is set aside. Waits of about 2, 4, 8, ... seconds (jittered).
+    "autoretry_for": (Exception,),
+    "retry_backoff": settings.SHELTERS_TASK_RETRY_BACKOFF,
     "retry_backoff_max": 300,
     "retry_jitter": True,
-    "max_retries": 8,
+    "max_retries": settings.SHELTERS_TASK_MAX_RETRIES,
 }
 
 
@@ -69,9 +71,8 @@ def run_count_report_schedule(schedule_id: int) -> int:
 def generate_count_report_task(self, report_id: int) -> None:
     try:
         count_reports.count_report_generate(report_id=report_id)
-    except TRANSIENT_ERRORS:
-        raise  # retried with backoff
     except Exception as error:
-        # A bug or bad data: say so on the report (visible in the admin and API) rather than retry forever.
-        count_reports.count_report_failed(report_id=report_id, error=f"{type(error).__name__}: {error}")
-        raise
+        if self.request.retries >= self.max_retries:
+            # The last attempt: say so on the report too (visible in the admin and the API).
+            count_reports.count_report_failed(report_id=report_id, error=f"{type(error).__name__}: {error}")
+        raise  # retried with backoff, then set aside as a FailedTask

@@ -48,12 +48,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "django_celery_beat",
+    "axes",
+    "csp",
     "shelters",
     "api",
     "webhooks",
 ]
 
 MIDDLEWARE = [
+    # First: request latency for Prometheus, timing every middleware below it.
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,6 +70,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the request's user on every history row written by the admin.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Content-Security-Policy header (see Security below).
+    "csp.middleware.CSPMiddleware",
+    # Login throttling; django-axes wants its middleware last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -282,6 +290,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 # For tests and one-off scripts only: run tasks in-process instead of queueing.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Attempts after the first before a failing task is set aside (FailedTask, in the admin),
+# and the base of the exponential wait between them (seconds).
+SHELTERS_TASK_MAX_RETRIES = env.int("SHELTERS_TASK_MAX_RETRIES", default=6)
+SHELTERS_TASK_RETRY_BACKOFF = env.int("SHELTERS_TASK_RETRY_BACKOFF", default=2)
 
 # --- Logging ----------------------------------------------------------------
 
@@ -291,9 +303,67 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # WeasyPrint narrates every step of every PDF at INFO.
-    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    # WeasyPrint narrates every PDF at INFO; axes announces itself at every start (and
+    # operator commands must print one line on error).
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# --- Security -----------------------------------------------------------------
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one
+# username from one IP address, that pair is refused for AXES_COOLOFF_MINUTES
+# (HTTP 429 with a plain message). A successful login clears the count; staff
+# can also clear it by deleting the "Access attempts" in the admin, or with
+# `manage.py axes_reset`. API tokens (knox) never go through it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out credentials before checking them
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_COOLOFF_MESSAGE = _(
+    "Too many failed logins for this account from your address. Wait a few minutes and try again, "
+    "or ask an administrator to unlock it."
+)
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a tile URL template; a {s} subdomain becomes a wildcard."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.replace("{s}.", "__sub__."))
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc.replace('__sub__.', '*.')}"
+
+
+_TILE_ORIGIN = _origin(env.str("SHELTERS_MAP_TILE_URL", default=""))
+
+# Content-Security-Policy (django-csp): only the project's own scripts run (no
+# inline script, no CDN); inline styles are allowed because the admin uses them.
+# Images may also come from the map's tile server when one is set.
+CONTENT_SECURITY_POLICY = {
+    # Swagger UI and ReDoc (third-party pages) start themselves with inline scripts and workers.
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/", "/api/redoc/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", *([_TILE_ORIGIN] if _TILE_ORIGIN else [])],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 # --- Project ----------------------------------------------------------------
 
@@ -319,3 +389,20 @@ SHELTERS_EMAIL_SUBJECT_PREFIX = env.str("SHELTERS_EMAIL_SUBJECT_PREFIX", default
 # For OpenStreetMap: https://tile.openstreetmap.org/{z}/{x}/{y}.png
 SHELTERS_MAP_TILE_URL = env.str("SHELTERS_MAP_TILE_URL", default="")
 SHELTERS_MAP_TILE_ATTRIBUTION = env.str("SHELTERS_MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
+
+# --- Observability --------------------------------------------------------------
+
+# /healthz/workers answers 503 when no worker has run beat's heartbeat task for
+# this long: three intervals by default, so one late beat is not an outage.
+SHELTERS_WORKER_MAX_SILENCE_SECONDS = env.float(
+    "SHELTERS_WORKER_MAX_SILENCE_SECONDS", default=3 * CELERY_BEAT_SCHEDULE["worker-heartbeat"]["schedule"]
+)
+# /metrics: with a token, "Authorization: Bearer <token>" from anywhere; without, loopback only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# "json": one JSON object per log line (config/logging.py) for log shippers; anything else is plain.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").strip().lower()
+LOGGING["formatters"]["json"] = {"()": "config.logging.JsonFormatter"}
+LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "plain"
+# Load balancers and Prometheus probe over plain HTTP inside the network: a
+# redirect to HTTPS (production's SECURE_SSL_REDIRECT) would fail their checks.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/workers)?$", r"^metrics$"]

@@ -90,6 +90,9 @@ def _csv_records(text: str, *, name: str) -> Iterator[tuple[int, list[str]]]:
         for cells in reader:
             # A quoted cell may span lines: a record starts after the previous one ends.
             line, previous_end = previous_end + 1, reader.line_num
+            for column, cell in enumerate(cells, start=1):
+                if "\x00" in cell:  # no database stores it in text, and no spreadsheet means it
+                    raise TableError(f"{name}, line {line}, column {column}: contains a NUL character; not a text file")
             yield line, cells
     except csv.Error as error:
         raise TableError(f"{name}, line {reader.line_num}: {error}") from error

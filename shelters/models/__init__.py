@@ -1,6 +1,7 @@
 from .count_reports import CountReport, CountReportSchedule, CountReportSite, PeriodKind, Scope
 from .distributions import AidDistribution
 from .estimates import PopulationEstimate
+from .failed_tasks import FailedTask
 from .heartbeats import WorkerHeartbeat
 from .notices import DepartureNotice
 from .organizations import Organization, User
@@ -17,6 +18,7 @@ __all__ = [
     "CountReportSchedule",
     "CountReportSite",
     "DepartureNotice",
+    "FailedTask",
     "Grade",
     "Method",
     "Organization",

@@ -83,19 +83,31 @@ def reconciliation_request(*, site_ids: Iterable[int]) -> list[int]:
     if not ids:
         return []
     _ensure_states(ids)
-    # One conditional UPDATE is the claim: only the sites it flips from idle to
-    # pending get a task, so a burst (or a bulk of a thousand reports) coalesces.
+    # Lock the state rows first (in site order, as runs do). A run in progress
+    # holds its sites' rows until it commits, so this waits for it and then
+    # sees its pending=False: the site gets a new task, which will read the
+    # reports this transaction adds. A conditional UPDATE alone would skip a row
+    # still showing the older pending=True while the run, having read the
+    # reports before this transaction committed, clears it: those reports
+    # would wait for the nightly run. Only sites not already pending get a
+    # task, so a burst (or a bulk of a thousand reports) still coalesces.
     table = ReconciliationState._meta.db_table
     enqueued: list[int] = []
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 5000):  # within every database's parameter limit
             chunk = ids[start : start + 5000]
+            placeholders = ", ".join(["%s"] * len(chunk))
+            lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
             cursor.execute(
-                f"UPDATE {table} SET pending = %s, requested_at = %s "
-                f"WHERE pending = %s AND site_id IN ({', '.join(['%s'] * len(chunk))}) RETURNING site_id",
-                [True, timezone.now(), False, *chunk],
+                f"SELECT site_id, pending FROM {table} WHERE site_id IN ({placeholders}) ORDER BY site_id{lock}", chunk
             )
-            enqueued += sorted(row[0] for row in cursor.fetchall())
+            enqueued += [site_id for site_id, pending in cursor.fetchall() if not pending]
+            # requested_at marks when the site became pending (the sweeper's clock), not the latest request.
+            cursor.execute(
+                f"UPDATE {table} SET requested_at = CASE WHEN pending THEN requested_at ELSE %s END, pending = %s "
+                f"WHERE site_id IN ({placeholders})",
+                [timezone.now(), True, *chunk],
+            )
     for site_id in enqueued:
         reconcile_site_task.delay_on_commit(site_id)
     return enqueued

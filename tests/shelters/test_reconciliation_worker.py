@@ -179,3 +179,33 @@ def test_runs_for_one_site_wait_for_each_other():
     holder.join()
     assert events == ["released", "reconciled"]
     assert PopulationEstimate.objects.filter(site=site).count() == 8
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite serialises every writer already")
+def test_a_run_cannot_start_between_a_request_and_its_commit():
+    """A site already pending (its task queued) gets new reports: the queued run must not
+    start, read the reports before they commit, and clear pending, leaving them out.
+    The request holds the site's row until its transaction commits, so the run waits."""
+    from shelters.services.reconciliation import reconciliation_request
+
+    _quiet("load_demo")
+    site = Site.objects.get(code="SY-LAT-HMEIMIM")
+    ReconciliationState.objects.update_or_create(site=site, defaults={"pending": True})  # a task is queued
+    requested, events = threading.Event(), []
+
+    def the_queued_run():
+        requested.wait(timeout=10)
+        with transaction.atomic():  # what reconcile_sites does first
+            ReconciliationState.objects.select_for_update().filter(site=site).update(pending=False)
+            events.append("run locked the site")
+        connection.close()
+
+    run = threading.Thread(target=the_queued_run)
+    run.start()
+    with transaction.atomic():
+        assert reconciliation_request(site_ids=[site.pk]) == []  # already pending: coalesced
+        requested.set()
+        time.sleep(1)  # the rest of the request (history, notifications, the response)
+        events.append("request committed")
+    run.join()
+    assert events == ["request committed", "run locked the site"]

@@ -1,0 +1,127 @@
+"""Security of the staff pages: the Content-Security-Policy holds in a real browser
+(every admin page with scripts still works, and none is refused), and failed logins
+are throttled (django-axes) with a clear page, while a good login still works."""
+
+import io
+from datetime import date
+
+import pytest
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.core.management import call_command
+
+from shelters.models import Site, User
+from shelters.services.reconciliation import reconcile_sites
+
+PASSWORD = "browser-test-password"
+
+
+@pytest.fixture
+def hmeimim(db) -> Site:
+    call_command("load_demo", stdout=io.StringIO(), stderr=io.StringIO())
+    site = Site.objects.get(code="SY-LAT-HMEIMIM")
+    reconcile_sites(site_ids=[site.pk], until=date(2025, 3, 20))
+    return site
+
+
+@pytest.fixture
+def coordinator(db) -> User:
+    return User.objects.create_superuser("coordinator", email="c@example.org", password=PASSWORD)
+
+
+@pytest.fixture
+def csp_violations(page) -> list[str]:
+    """Every console message or page error about the Content Security Policy."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    page.on(
+        "pageerror", lambda error: violations.append(str(error)) if "Content Security Policy" in str(error) else None
+    )
+    return violations
+
+
+def _log_in(page, live_server, user: User) -> None:
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#dashboard")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_pages_work_under_the_content_security_policy(page, live_server, hmeimim, coordinator, csp_violations):
+    _log_in(page, live_server, coordinator)
+    response = page.goto(f"{live_server.url}/admin/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["x-frame-options"] == "DENY"
+    page.wait_for_selector("#dashboard")
+
+    page.goto(f"{live_server.url}/admin/shelters/site/{hmeimim.pk}/change/")
+    assert page.wait_for_selector("#site-chart[data-drawn]").get_attribute("data-drawn") == "2"
+
+    page.goto(f"{live_server.url}/admin/shelters/site/map/")
+    assert page.wait_for_selector("#site-map[data-markers]").get_attribute("data-markers") == "1"
+
+    page.goto(f"{live_server.url}/admin/shelters/populationreport/")
+    page.wait_for_selector("#changelist")
+    page.goto(f"{live_server.url}/admin/import/")
+    page.wait_for_selector("select[name=kind]")
+
+    # The language menu submits itself from a static script, not an inline handler.
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for language, direction in (("ar", "rtl"), ("en", "ltr")):
+        page.select_option("#language-choice", language)
+        try:
+            page.wait_for_selector(f"html[lang={language}][dir={direction}]", timeout=10_000)
+        except PlaywrightTimeoutError:
+            pytest.fail(f"the language menu did not switch to {language}; CSP violations: {csp_violations}")
+
+    assert csp_violations == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_good_login_through_the_form_clears_earlier_failures(page, live_server, coordinator, csp_violations):
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", coordinator.username)
+    page.fill("#id_password", "wrong password")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".errornote")
+    assert AccessAttempt.objects.get(username=coordinator.username).failures_since_start == 1
+    _log_in(page, live_server, coordinator)
+    assert not AccessAttempt.objects.filter(username=coordinator.username).exists()
+    assert csp_violations == []
+
+
+def test_repeated_failed_logins_lock_out_that_username_from_that_address(client, coordinator):
+    def attempt(password: str, username: str = coordinator.username, ip: str = "203.0.113.7"):
+        return client.post("/admin/login/?next=/admin/", {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert attempt("wrong").status_code == 200  # the login form again, with its error
+    locked = attempt("wrong")
+    assert locked.status_code == 429
+    assert b"Too many failed logins" in locked.content
+    # Even the right password is refused while locked out, with the same page, never a 500.
+    right = attempt(PASSWORD)
+    assert right.status_code == 429 and b"Too many failed logins" in right.content
+    assert "_auth_user_id" not in client.session
+    # The lock is per username and address: the same person elsewhere, or another account, may log in.
+    assert attempt(PASSWORD, ip="198.51.100.2").status_code == 302
+    client.logout()
+    User.objects.create_user("other", password=PASSWORD, is_staff=True)
+    assert attempt(PASSWORD, username="other").status_code == 302
+
+
+def test_api_tokens_are_not_affected_by_login_throttling(client, coordinator):
+    from knox.models import AuthToken
+
+    for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+        client.post("/admin/login/", {"username": coordinator.username, "password": "wrong"}, REMOTE_ADDR="127.0.0.1")
+    token = AuthToken.objects.create(user=coordinator)[1]
+    response = client.get("/api/v1/whoami/", HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code == 200
