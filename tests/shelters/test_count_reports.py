@@ -312,3 +312,47 @@ def test_partners_subscribed_hear_that_a_report_is_ready(world):
     delivery = WebhookDelivery.objects.get(subscription=subscription)
     assert delivery.event == "count_report.ready"
     assert delivery.payload["id"] == report.pk and delivery.payload["estimate"] == 4750
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_two_beats_firing_the_same_schedule_make_one_report(world, tmp_path, settings):
+    """Two beat processes (a deployment mistake) fire the same schedule every second: one report for the period."""
+    from django_celery_beat.models import IntervalSchedule
+
+    from config import celery_app
+    from tests.support.processes import child_env, running, wait_for
+
+    schedule = _daily_schedule()
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    task = schedule.periodic_task
+    task.crontab, task.interval = None, every_second
+    task.save()
+    env = child_env(DJANGO_MEDIA_ROOT=settings.MEDIA_ROOT)
+    logs = {name: tmp_path / f"{name}.log" for name in ("worker", "beat-1", "beat-2")}
+    worker = ["celery", "--app", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"]
+    worker += ["--hostname", f"two-beats-{tmp_path.name}@localhost"]
+    beat = ["celery", "--app", "config", "beat", "--loglevel", "INFO", "--max-interval", "1"]
+    celery_app.control.purge()
+    with (
+        running(worker, logs["worker"], env),
+        running([*beat, "--pidfile", str(tmp_path / "beat-1.pid")], logs["beat-1"], env),
+        running([*beat, "--pidfile", str(tmp_path / "beat-2.pid")], logs["beat-2"], env),
+    ):
+        # Both beats sent the schedule's task several times, and the worker ran them.
+        wait_for(
+            lambda: all(
+                log.read_text().count("Count report: Test daily") >= 3 for log in (logs["beat-1"], logs["beat-2"])
+            ),
+            timeout=90,
+            what="both beats to fire the schedule a few times",
+            log=logs["beat-2"],
+        )
+        wait_for(
+            lambda: CountReport.objects.filter(schedule=schedule, status=CountReport.Status.READY).exists(),
+            timeout=90,
+            what="the report",
+            log=logs["worker"],
+        )
+    assert logs["worker"].read_text().count("run_count_report_schedule") >= 6
+    assert CountReport.objects.filter(schedule=schedule).count() == 1
