@@ -273,8 +273,7 @@ def site_chunks(chunk_size: int = CHUNK_SIZE, site_ids: list[int] | None = None)
     sites = Site.objects.order_by("pk")
     if site_ids is not None:
         sites = sites.filter(pk__in=site_ids)
-    ids = list(sites.values_list("pk", flat=True))
-    return [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
+    return _chunks(list(sites.values_list("pk", flat=True)), chunk_size)
 
 
 # --- storage ------------------------------------------------------------------
