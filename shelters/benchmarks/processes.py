@@ -5,6 +5,7 @@ Used by the benchmark commands and by the tests that need real workers.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,13 @@ def database_url() -> str:
     host = settings.get("HOST") or "127.0.0.1"
     port = settings.get("PORT") or 5432
     return f"postgres://{credentials}@{host}:{port}/{settings['NAME']}"
+
+
+def free_port() -> int:
+    """A loopback port free right now (bound, then released) for a server to listen on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def child_env(settings_module: str = "config.settings.test", **extra: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ from knox.models import AuthToken
 
 from shelters.models import ReconciliationState, Site, User
 from shelters.tasks import reconcile_site_task
-from tests.support.processes import child_env, running, wait_for
+from tests.support.processes import child_env, free_port, running, wait_for
 
 pytestmark = [
     pytest.mark.worker,
@@ -112,9 +112,7 @@ def test_a_short_database_outage(tmp_path: Path):
         API_RATE_PER_TOKEN="100000/minute",
         SHELTERS_TASK_RETRY_BACKOFF="1",
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api/v1/sites/"
     web = ["gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"]
     worker = ["celery", "--app", "config", "worker", "--loglevel", "INFO", "--concurrency", "1"]

@@ -4,7 +4,6 @@ thousand reports through the API; every site's stored series must end up equal
 to what the engine computes in-process from the same reports."""
 
 import json
-import socket
 import urllib.request
 import uuid
 from datetime import timedelta
@@ -28,7 +27,7 @@ from shelters.models import (
 )
 from shelters.selectors.reconciliation import site_inputs, source_profiles
 from shelters.services.reconciliation import today
-from tests.support.processes import child_env, running, wait_for
+from tests.support.processes import child_env, free_port, running, wait_for
 
 pytestmark = [
     pytest.mark.worker,
@@ -42,12 +41,6 @@ pytestmark = [
 SITES = 40
 REPORTS = 2400
 BATCH = 400
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _post(base: str, token: str, body: list[dict]) -> int:
@@ -95,7 +88,7 @@ def test_reports_posted_through_the_api_end_as_the_engines_estimates(tmp_path: P
             }
         )
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = child_env(
         API_RATE_PER_TOKEN="1000000/minute", DJANGO_ALLOWED_HOSTS="127.0.0.1", SHELTERS_HEARTBEAT_SECONDS="2"

@@ -5,7 +5,9 @@ from datetime import date
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from shelters.admin import sites as admin_sites
 from shelters.models import AidDistribution, DepartureNotice, PopulationReport, Site, User
+from shelters.selectors import overview
 from shelters.services.organizations import default_organization
 
 CHANGELIST = "admin:shelters_populationreport_changelist"
@@ -50,6 +52,45 @@ def test_site_page_shows_its_evidence_inline_with_the_arabic_name(staff_client, 
     assert "Food package" in html  # the distribution
     changelist = staff_client.get(reverse("admin:shelters_site_changelist")).content.decode()
     assert '<span dir="rtl" lang="ar">قاعدة حميميم الجوية</span>' in changelist
+
+
+def test_site_page_lists_only_the_latest_reports_and_links_to_all(staff_client, demo, monkeypatch):
+    monkeypatch.setattr(admin_sites, "INLINE_ROWS", 1)
+    reports = list(demo.reports.order_by("-as_of", "-id"))
+    assert len(reports) == 2
+    html = staff_client.get(reverse("admin:shelters_site_change", args=[demo.pk])).content.decode()
+    assert "the latest 1 of 2" in html
+    assert f'href="{reverse(CHANGELIST)}?site__id__exact={demo.pk}"' in html
+    links = {report.pk: reverse("admin:shelters_populationreport_change", args=[report.pk]) for report in reports}
+    assert {pk for pk, link in links.items() if link in html} == {reports[0].pk}
+    # The link's list is every report of the site.
+    listed = staff_client.get(f"{reverse(CHANGELIST)}?site__id__exact={demo.pk}")
+    assert listed.status_code == 200
+    assert listed.context["cl"].result_count == len(reports)
+    # Saving the site still works with the shortened lists on the page: post back what it shows.
+    page = staff_client.get(reverse("admin:shelters_site_change", args=[demo.pk]))
+    data = {name: value for name, value in page.context["adminform"].form.initial.items() if value is not None}
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        data |= {f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()}
+        for form in formset.forms:
+            for name in ("id", formset.fk.name):
+                data[form.add_prefix(name)] = form[name].value()
+    data["name"] = "Hmeimim Air Base (renamed)"
+    response = staff_client.post(reverse("admin:shelters_site_change", args=[demo.pk]), data)
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    demo.refresh_from_db()
+    assert demo.name == "Hmeimim Air Base (renamed)"
+
+
+def test_dashboard_counts_reports_to_verify_up_to_a_cap(staff_client, demo, monkeypatch):
+    waiting = PopulationReport.objects.filter(status="received").count()
+    assert waiting >= 2
+    html = staff_client.get(reverse("admin:index")).content.decode()
+    assert f'?status__exact=received">{waiting}</a>' in html
+    monkeypatch.setattr(overview, "COUNT_CAP", waiting - 1)
+    html = staff_client.get(reverse("admin:index")).content.decode()
+    assert f'?status__exact=received">{waiting - 1}+</a>' in html
 
 
 def test_admin_in_arabic_is_right_to_left(staff_client, demo):

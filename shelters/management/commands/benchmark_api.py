@@ -1,6 +1,5 @@
 import json
 import os
-import socket
 import statistics
 import threading
 import time
@@ -17,15 +16,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from knox.models import AuthToken
 
-from shelters.benchmarks.processes import child_env, running, wait_for
+from shelters.benchmarks.processes import child_env, free_port, running, wait_for
 from shelters.models import Organization, PopulationReport, Site, Source, User
 from shelters.services.reconciliation import today
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Command(BaseCommand):
@@ -93,7 +86,7 @@ class Command(BaseCommand):
     @contextmanager
     def _server(self, env: dict[str, str], web_workers: int) -> Iterator[str]:
         """A gunicorn on a free loopback port for the duration of the block; yields its base URL."""
-        port = _free_port()
+        port = free_port()
         args = ["gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers)]
         args += ["--log-level", "warning"]
         base = f"http://127.0.0.1:{port}"
