@@ -5,14 +5,21 @@ it). Without it these tests are skipped, unless SHELTERS_EXPECT_BROWSER is set
 (as CI sets it), which makes its absence a failure.
 """
 
+import io
 import os
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+
+from shelters.models import Site, User
+from shelters.services.reconciliation import reconcile_sites
 
 CHROMIUM = os.environ.get("SHELTERS_CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "browser-test-password"
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +57,25 @@ def artefacts() -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
+
+
+@pytest.fixture
+def hmeimim(db) -> Site:
+    call_command("load_demo", stdout=io.StringIO(), stderr=io.StringIO())
+    site = Site.objects.get(code="SY-LAT-HMEIMIM")
+    reconcile_sites(site_ids=[site.pk], until=date(2025, 3, 20))
+    return site
+
+
+@pytest.fixture
+def coordinator(db) -> User:
+    return User.objects.create_superuser("coordinator", email="c@example.org", password=PASSWORD)
+
+
+def log_in(page, live_server, user: User) -> None:
+    """Through the admin's login form, as staff do; waits for the dashboard."""
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#dashboard")

@@ -2,31 +2,12 @@
 (every admin page with scripts still works, and none is refused), and failed logins
 are throttled (django-axes) with a clear page, while a good login still works."""
 
-import io
-from datetime import date
-
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.core.management import call_command
 
-from shelters.models import Site, User
-from shelters.services.reconciliation import reconcile_sites
-
-PASSWORD = "browser-test-password"
-
-
-@pytest.fixture
-def hmeimim(db) -> Site:
-    call_command("load_demo", stdout=io.StringIO(), stderr=io.StringIO())
-    site = Site.objects.get(code="SY-LAT-HMEIMIM")
-    reconcile_sites(site_ids=[site.pk], until=date(2025, 3, 20))
-    return site
-
-
-@pytest.fixture
-def coordinator(db) -> User:
-    return User.objects.create_superuser("coordinator", email="c@example.org", password=PASSWORD)
+from shelters.models import User
+from tests.browser.conftest import PASSWORD, log_in
 
 
 @pytest.fixture
@@ -43,17 +24,9 @@ def csp_violations(page) -> list[str]:
     return violations
 
 
-def _log_in(page, live_server, user: User) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#dashboard")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_admin_pages_work_under_the_content_security_policy(page, live_server, hmeimim, coordinator, csp_violations):
-    _log_in(page, live_server, coordinator)
+    log_in(page, live_server, coordinator)
     response = page.goto(f"{live_server.url}/admin/")
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
@@ -92,7 +65,7 @@ def test_a_good_login_through_the_form_clears_earlier_failures(page, live_server
     page.click("input[type=submit]")
     page.wait_for_selector(".errornote")
     assert AccessAttempt.objects.get(username=coordinator.username).failures_since_start == 1
-    _log_in(page, live_server, coordinator)
+    log_in(page, live_server, coordinator)
     assert not AccessAttempt.objects.filter(username=coordinator.username).exists()
     assert csp_violations == []
 

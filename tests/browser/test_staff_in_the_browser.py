@@ -1,42 +1,18 @@
 """What staff do in the admin, in a real browser: dashboard, a site's chart, the map, Arabic."""
 
-import io
 from datetime import date
 
 import pytest
-from django.core.management import call_command
 
-from shelters.models import Site, User
+from shelters.models import User
 from shelters.services.reconciliation import reconcile_sites
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "browser-test-password"
-
-
-@pytest.fixture
-def hmeimim(db) -> Site:
-    call_command("load_demo", stdout=io.StringIO(), stderr=io.StringIO())
-    site = Site.objects.get(code="SY-LAT-HMEIMIM")
-    reconcile_sites(site_ids=[site.pk], until=date(2025, 3, 20))
-    return site
-
-
-@pytest.fixture
-def coordinator(db) -> User:
-    return User.objects.create_superuser("coordinator", email="c@example.org", password=PASSWORD)
-
-
-def _log_in(page, live_server, user: User) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#dashboard")
-
 
 def test_dashboard_chart_and_map(page, live_server, hmeimim, coordinator, artefacts):
-    _log_in(page, live_server, coordinator)
+    log_in(page, live_server, coordinator)
     dashboard = page.inner_text("#dashboard")
     assert "8,485" in dashboard  # the Hmeimim estimate, the only site
     page.screenshot(path=artefacts / "dashboard.png", full_page=True)
@@ -54,7 +30,7 @@ def test_dashboard_chart_and_map(page, live_server, hmeimim, coordinator, artefa
 
 
 def test_arabic_is_right_to_left(page, live_server, hmeimim, coordinator, artefacts):
-    _log_in(page, live_server, coordinator)
+    log_in(page, live_server, coordinator)
     page.goto(f"{live_server.url}/admin/shelters/site/{hmeimim.pk}/change/")
     page.select_option("#language-switcher select", "ar")
     page.wait_for_selector("html[dir=rtl]")
@@ -91,7 +67,7 @@ def test_verify_a_report_from_the_review_queue(page, live_server, hmeimim, coord
     verified = PopulationReport.objects.get(site=hmeimim, value=9000)
     claim = PopulationReport.objects.get(site=hmeimim, value=30000)
 
-    _log_in(page, live_server, coordinator)
+    log_in(page, live_server, coordinator)
     page.goto(f"{live_server.url}/admin/shelters/reviewitem/")
     page.click(f"a[href$='/reviewitem/{item.pk}/change/']")
     page.click("text=Resolve or dismiss")
@@ -122,7 +98,7 @@ def test_import_an_xlsx_through_the_preview(page, live_server, hmeimim, coordina
     path = tmp_path / "field-counts.xlsx"
     book.save(path)
 
-    _log_in(page, live_server, coordinator)
+    log_in(page, live_server, coordinator)
     page.goto(f"{live_server.url}/admin/import/")
     page.select_option("select[name=kind]", "reports")
     page.set_input_files("input[name=file]", str(path))
