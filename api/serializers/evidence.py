@@ -45,6 +45,10 @@ class ReportSerializer(SubmittedSerializer):
         help_text="Grade for a source this request names for the first time; ignored for known sources.",
     )
     suppressed = serializers.SerializerMethodField(help_text="Breakdown cells withheld as too small to share.")
+    engine_weight = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Its weight in the site's estimates; null if it does not count."
+    )
+    is_outlier = serializers.BooleanField(read_only=True, help_text="Out of line with the rest: it counts less.")
 
     class Meta:
         model = PopulationReport

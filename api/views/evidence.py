@@ -143,7 +143,7 @@ class ReportViewSet(BulkCreateMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return self.model.objects.none()
-        return reports_for(self.request.user).select_related("site", "source", "organization")
+        return reports_for(self.request.user).select_related("site", "source", "organization", "assessment")
 
     @extend_schema(request=ReportSerializer(many=True), responses={201: ReportSerializer(many=True)})
     def create(self, request: Request, *args, **kwargs) -> Response:

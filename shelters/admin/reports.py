@@ -125,10 +125,10 @@ class PopulationReportAdmin(SimpleHistoryAdmin):
         "is_outlier",
         "organization",
     )
-    list_filter = ("status", "qualifier", "method", "source__grade", "is_outlier", "source", "organization")
+    list_filter = ("status", "qualifier", "method", "source__grade", "assessment__outlier", "source", "organization")
     search_fields = ("site__code", "site__name", "site__name_ar", "external_id", "quote", "source__name")
     date_hierarchy = "as_of"
-    list_select_related = ("site", "source", "organization")
+    list_select_related = ("site", "source", "organization", "assessment")
     autocomplete_fields = ("site", "source")
     raw_id_fields = ("corrects",)
     actions = (verify_reports, reject_reports, retract_reports)
@@ -147,6 +147,14 @@ class PopulationReportAdmin(SimpleHistoryAdmin):
     @admin.display(description=_("figure"))
     def figure(self, report: PopulationReport) -> str:
         return report.figure_text
+
+    @admin.display(description=_("engine weight"), ordering="assessment__weight")
+    def engine_weight(self, report: PopulationReport) -> float | None:
+        return report.engine_weight
+
+    @admin.display(description=_("outlier"), boolean=True, ordering="assessment__outlier")
+    def is_outlier(self, report: PopulationReport) -> bool:
+        return report.is_outlier
 
     def get_readonly_fields(self, request: HttpRequest, obj: PopulationReport | None = None) -> tuple[str, ...]:
         if obj is None:

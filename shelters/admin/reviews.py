@@ -260,7 +260,7 @@ class ReviewItemAdmin(SimpleHistoryAdmin):
             return HttpResponseRedirect(change_url)
         reports = list(
             item.site.reports.filter(status__in=COUNTING_STATUSES)
-            .select_related("source")
+            .select_related("source", "assessment")
             .order_by("-as_of", "-id")[:RESOLVE_PAGE_REPORTS]
         )
         if item.report and item.report not in reports:

@@ -56,11 +56,15 @@ class ReportInline(ReadOnlyInline):
     ordering = ("-as_of", "-id")
 
     def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).select_related("source")
+        return super().get_queryset(request).select_related("source", "assessment")
 
     @admin.display(description=_("figure"))
     def figure(self, report: PopulationReport) -> str:
         return report.figure_text
+
+    @admin.display(description=_("outlier"), boolean=True)
+    def is_outlier(self, report: PopulationReport) -> bool:
+        return report.is_outlier
 
 
 class NoticeInline(ReadOnlyInline):

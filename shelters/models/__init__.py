@@ -6,7 +6,7 @@ from .heartbeats import WorkerHeartbeat
 from .notices import DepartureNotice
 from .organizations import Organization, User
 from .reconciliation import ReconciliationState, SourceReliability
-from .reports import COUNTING_STATUSES, Method, PopulationReport, Qualifier, ReportStatus
+from .reports import COUNTING_STATUSES, Method, PopulationReport, Qualifier, ReportAssessment, ReportStatus
 from .reviews import ReviewComment, ReviewItem, ReviewKind, ReviewStatus
 from .sites import Site
 from .sources import Grade, Source
@@ -27,6 +27,7 @@ __all__ = [
     "PopulationReport",
     "Qualifier",
     "ReconciliationState",
+    "ReportAssessment",
     "ReportStatus",
     "ReviewComment",
     "ReviewItem",

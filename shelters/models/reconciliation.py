@@ -28,6 +28,11 @@ class ReconciliationState(models.Model):
     latest_low = models.PositiveIntegerField(_("latest low"), null=True, blank=True)
     latest_high = models.PositiveIntegerField(_("latest high"), null=True, blank=True)
     latest_flags = models.JSONField(_("latest flags"), default=list, blank=True)
+    # What the stored series was computed from (the site's evidence, the
+    # profiles of its sources, the engine version, the last day): a run whose
+    # fingerprint matches leaves the site alone. Written with the series, in
+    # the same transaction; empty means "compute it".
+    input_fingerprint = models.CharField(_("input fingerprint"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("reconciliation state")

@@ -114,10 +114,6 @@ class PopulationReport(SubmittedRecord):
         related_name="+",
     )
 
-    # Written by the reconciliation engine only.
-    engine_weight = models.FloatField(_("engine weight"), null=True, blank=True, editable=False)
-    is_outlier = models.BooleanField(_("outlier"), default=False, editable=False)
-
     history = HistoricalRecords()
 
     class Meta:
@@ -191,6 +187,18 @@ class PopulationReport(SubmittedRecord):
             models.Index(fields=["source", "as_of"], name="report_source_as_of_idx"),
         ]
 
+    # The engine's assessment of the report (its ReportAssessment row); use
+    # select_related("assessment") when listing reports.
+    @property
+    def engine_weight(self) -> float | None:
+        assessment = getattr(self, "assessment", None)  # the missing related row raises an AttributeError
+        return assessment.weight if assessment is not None else None
+
+    @property
+    def is_outlier(self) -> bool:
+        assessment = getattr(self, "assessment", None)
+        return assessment.outlier if assessment is not None else False
+
     def __str__(self) -> str:
         return f"#{self.pk} {self.as_of:%Y-%m-%d} {self.get_qualifier_display().lower()} {self.figure_text}"
 
@@ -250,3 +258,36 @@ class PopulationReport(SubmittedRecord):
     def counts(self) -> bool:
         """Whether the report may influence the estimate."""
         return self.status in COUNTING_STATUSES
+
+
+class ReportAssessment(models.Model):
+    """What the reconciliation engine made of one report: its weight and whether it is an outlier.
+
+    The report's own figures, kept beside it in a narrow table of its own:
+    every run rewrites them (a first full run, a million), and in the wide,
+    history-tracked reports table with its eleven indexes that update cost
+    more than the engine itself. No row: the report does not count (rejected,
+    retracted, or not reconciled yet).
+
+    Derived data, written by the engine only and not history-tracked; no
+    database foreign key (its check at that volume cost more than the insert),
+    Django's cascade removes the row with its report.
+    """
+
+    report = models.OneToOneField(
+        PopulationReport,
+        verbose_name=_("report"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="assessment",
+        db_constraint=False,
+    )
+    weight = models.FloatField(_("engine weight"))
+    outlier = models.BooleanField(_("outlier"), default=False)
+
+    class Meta:
+        verbose_name = _("report assessment")
+        verbose_name_plural = _("report assessments")
+
+    def __str__(self) -> str:
+        return f"report {self.report_id}: weight {self.weight}{' (outlier)' if self.outlier else ''}"

@@ -54,7 +54,9 @@ def site_chart_data(site: Site) -> dict:
             "weight": report.engine_weight,
             "quote": report.quote,
         }
-        for report in PopulationReport.objects.filter(site=site).select_related("source").order_by("as_of", "pk")
+        for report in PopulationReport.objects.filter(site=site)
+        .select_related("source", "assessment")
+        .order_by("as_of", "pk")
     ]
     notices = [
         {

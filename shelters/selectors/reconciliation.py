@@ -1,6 +1,8 @@
 """Reads that feed the reconciliation engine: reports and notices as engine inputs."""
 
+import hashlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
 from operator import itemgetter
@@ -72,28 +74,71 @@ def _report_input(row: tuple) -> engine.ReportInput:
 
 def site_inputs(site_ids: Iterable[int] | None = None) -> Iterator[engine.SiteInput]:
     """Engine inputs for the given sites (all sites when None) that have counting reports."""
+    for evidence in site_evidence(site_ids):
+        yield evidence.engine_input()
+
+
+# The digest of a site with no counting report (no input at all).
+EMPTY_INPUT_DIGEST = hashlib.blake2b(b"", digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SiteEvidence:
+    """The rows a site's engine input is built from, with their digest.
+
+    Two reads give the same digest exactly when they give the same input, so a
+    run can tell a site whose evidence did not move without building its input
+    or running the engine. Hashed from the database rows (the repr of plain
+    tuples, done in C), not from the engine objects, whose generated reprs
+    cost more than the engine.
+    """
+
+    site_id: int
+    reports: list[tuple]
+    notices: list[tuple]
+    closed_on: date | None
+    digest: str
+    sources: frozenset[str]
+
+    def engine_input(self) -> engine.SiteInput:
+        return engine.SiteInput(
+            key=str(self.site_id),
+            reports=tuple(map(_report_input, self.reports)),
+            notices=tuple(
+                engine.NoticeInput(key=str(pk), issued_on=issued_on, compulsion=compulsion)
+                for _, pk, issued_on, compulsion in self.notices
+            ),
+            closed_on=self.closed_on,
+        )
+
+
+def site_evidence(site_ids: Iterable[int] | None = None) -> Iterator[SiteEvidence]:
+    """The evidence of the given sites (all sites when None) that have counting reports, site by site."""
     ids = None if site_ids is None else list(site_ids)
     site_filter = {} if ids is None else {"site_id__in": ids}
-    notices: dict[int, list[engine.NoticeInput]] = {}
-    for site_id, pk, issued_on, compulsion in (
+    notice_rows: dict[int, list[tuple]] = {}
+    for row in (
         DepartureNotice.objects.filter(**site_filter)
         .order_by("site_id", "issued_on", "id")
         .values_list("site_id", "id", "issued_on", "compulsion")
     ):
-        notices.setdefault(site_id, []).append(
-            engine.NoticeInput(key=str(pk), issued_on=issued_on, compulsion=compulsion)
-        )
+        notice_rows.setdefault(row[0], []).append(row)
     closed_on = dict(
         Site.objects.filter(closed_on__isnull=False, **({} if ids is None else {"pk__in": ids})).values_list(
             "pk", "closed_on"
         )
     )
-    for site_id, rows in groupby(counting_report_rows(ids), key=itemgetter(0)):
-        yield engine.SiteInput(
-            key=str(site_id),
-            reports=tuple(map(_report_input, rows)),
-            notices=tuple(notices.get(site_id, ())),
-            closed_on=closed_on.get(site_id),
+    for site_id, group in groupby(counting_report_rows(ids), key=itemgetter(0)):
+        rows = list(group)
+        notices = notice_rows.get(site_id, [])
+        closed = closed_on.get(site_id)
+        yield SiteEvidence(
+            site_id=site_id,
+            reports=rows,
+            notices=notices,
+            closed_on=closed,
+            digest=hashlib.blake2b(repr((rows, notices, closed)).encode(), digest_size=16).hexdigest(),
+            sources=frozenset(map(itemgetter(2), rows)),
         )
 
 

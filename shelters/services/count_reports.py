@@ -403,9 +403,9 @@ def _site_charts(report: CountReport, flagged: list[dict]) -> list[dict]:
                     for d, e, lo, hi in series.values_list("date", "estimate", "low", "high")
                 ],
                 "reports": [
-                    {"date": d.isoformat(), "qualifier": q, "value": v, "low": lo, "high": hi, "is_outlier": o}
+                    {"date": d.isoformat(), "qualifier": q, "value": v, "low": lo, "high": hi, "is_outlier": bool(o)}
                     for d, q, v, lo, hi, o in reports.values_list(
-                        "as_of", "qualifier", "value", "low", "high", "is_outlier"
+                        "as_of", "qualifier", "value", "low", "high", "assessment__outlier"
                     )[:200]
                 ],
             }

@@ -7,6 +7,7 @@ a run killed half-way leaves the old series and two runs never interleave.
 """
 
 import dataclasses
+import hashlib
 import json
 import operator
 from collections.abc import Callable, Iterable
@@ -21,13 +22,20 @@ from django.utils import timezone
 from shelters import engine
 from shelters.models import (
     PopulationEstimate,
-    PopulationReport,
     ReconciliationState,
+    ReportAssessment,
     Site,
     Source,
     SourceReliability,
 )
-from shelters.selectors.reconciliation import site_inputs, site_sources, source_profiles
+from shelters.selectors.reconciliation import (
+    EMPTY_INPUT_DIGEST,
+    SiteEvidence,
+    site_evidence,
+    site_inputs,
+    site_sources,
+    source_profiles,
+)
 
 from . import notifications
 from .versions import sites_changed
@@ -41,12 +49,27 @@ STALE_REQUEST = timedelta(minutes=10)
 # unchanged input compares equal to what is stored and nothing is rewritten.
 WEIGHT_DECIMALS = 4
 
+STATE_RUN_COLUMNS = {
+    "finished_at": "timestamptz",
+    "engine_version": "text",
+    "reports_used": "integer",
+    "input_fingerprint": "text",
+}
+LATEST_COLUMNS = {
+    "latest_date": "date",
+    "latest_estimate": "integer",
+    "latest_low": "integer",
+    "latest_high": "integer",
+    "latest_flags": "jsonb",
+}
+
 ESTIMATE_FIELDS = ("estimate", "low", "high", "flags", "contributions", "engine_version")
 
 
 @dataclass
 class RunStats:
     sites: int = 0
+    sites_computed: int = 0  # the others' input had not changed since their series was stored
     reports: int = 0
     estimates_written: int = 0
     estimates_deleted: int = 0
@@ -135,12 +158,15 @@ def reconcile_sites(
     site_ids: Iterable[int],
     until: date | None = None,
     profiles: dict[str, engine.SourceProfile] | None = None,
+    force: bool = False,
 ) -> RunStats:
     """Reconcile these sites with the stored source profiles, in one locked transaction.
 
     Safe to run twice and concurrently with other runs: the state rows are
     locked in site order (no deadlocks), the reports are read under the lock,
-    and only changed estimates are written.
+    and only changed estimates are written. A site whose input fingerprint
+    matches the one stored with its series is not recomputed (``force``
+    recomputes every site).
     """
     until = until or today()
     ids = sorted(set(site_ids))
@@ -149,35 +175,73 @@ def reconcile_sites(
     stats = RunStats()
     _ensure_states(ids)
     with transaction.atomic():
-        locked = list(
-            ReconciliationState.objects.select_for_update().filter(site_id__in=ids).order_by("site_id").values("pk")
+        stored = dict(
+            ReconciliationState.objects.select_for_update()
+            .filter(site_id__in=ids)
+            .order_by("site_id")
+            .values_list("site_id", "input_fingerprint")
         )
         started = timezone.now()
         # Requests made before this point are answered by this run.
         ReconciliationState.objects.filter(site_id__in=ids).update(pending=False, started_at=started)
-        inputs = {int(site.key): site for site in site_inputs(ids)}
-        results = engine.reconcile_many(list(inputs.values()), until=until, profiles=profiles)
+        evidence: dict[int, SiteEvidence] = {}
+        fingerprints = dict.fromkeys(ids, _fingerprint(EMPTY_INPUT_DIGEST, (), {}, until))
+        for site in site_evidence(ids):
+            evidence[site.site_id] = site
+            fingerprints[site.site_id] = _fingerprint(site.digest, site.sources, profiles, until)
+        todo = [site_id for site_id in ids if force or fingerprints[site_id] != stored.get(site_id)]
+        computed = [evidence[site_id].engine_input() for site_id in todo if site_id in evidence]
+        results = engine.reconcile_many(computed, until=until, profiles=profiles)
         by_site = {int(result.site): result for result in results}
-        stats.sites = len(locked)
-        stats.reports = sum(len(site.reports) for site in inputs.values())
-        changed_sites = _store_estimates(ids, by_site, started, stats)
-        _store_assessments(ids, by_site, stats)
+        stats.sites = len(stored)
+        stats.sites_computed = len(todo)
+        stats.reports = sum(len(site.reports) for site in evidence.values())
+        changed_sites = _store_estimates(todo, by_site, started, stats)
+        _store_assessments(todo, by_site, stats)
         finished = timezone.now()
         _update_rows(
             ReconciliationState._meta.db_table,
             "site_id",
-            {"finished_at": "timestamptz", "engine_version": "text", "reports_used": "integer"},
+            STATE_RUN_COLUMNS,
             [
-                (site_id, finished, engine.ENGINE_VERSION, len(inputs[site_id].reports) if site_id in inputs else 0)
+                (
+                    site_id,
+                    finished,
+                    engine.ENGINE_VERSION,
+                    len(evidence[site_id].reports) if site_id in evidence else 0,
+                    fingerprints[site_id],
+                )
                 for site_id in ids
             ],
         )
-        refresh_latest_estimates(site_ids=ids)
+        _store_latest(todo, by_site)
         from .reviews import review_items_refresh  # reviews use the report services, which import this module
 
-        review_items_refresh(site_ids=ids)
+        # Review items follow the flags and outliers, which move only with a recomputed series.
+        review_items_refresh(site_ids=todo)
         notifications.estimates_changed(changed_sites, started)
     return stats
+
+
+def _fingerprint(digest: str, sources: Iterable[str], profiles: dict[str, engine.SourceProfile], until: date) -> str:
+    """Everything a site's series depends on: its evidence (digested), its sources' profiles, the engine, the day."""
+    learned = [repr(profiles[source]) for source in sorted(sources) if source in profiles]
+    content = "|".join([engine.ENGINE_VERSION, until.isoformat(), digest, *learned])
+    return hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
+
+
+def _store_latest(site_ids: list[int], results: dict[int, engine.SiteResult]) -> None:
+    """Each series' newest day onto the site's state: what ``refresh_latest_estimates`` would read back."""
+    rows = []
+    for site_id in site_ids:
+        result = results.get(site_id)
+        if result is None or not result.estimates:
+            rows.append((site_id, None, None, None, None, "[]"))
+            continue
+        newest = result.estimates[-1]
+        rows.append((site_id, newest.day, newest.estimate, newest.low, newest.high, json.dumps(sorted(newest.flags))))
+    _update_rows(ReconciliationState._meta.db_table, "site_id", LATEST_COLUMNS, rows)
+    sites_changed()
 
 
 def refresh_latest_estimates(*, site_ids: list[int]) -> None:
@@ -202,13 +266,7 @@ def refresh_latest_estimates(*, site_ids: list[int]) -> None:
     _update_rows(
         ReconciliationState._meta.db_table,
         "site_id",
-        {
-            "latest_date": "date",
-            "latest_estimate": "integer",
-            "latest_low": "integer",
-            "latest_high": "integer",
-            "latest_flags": "jsonb",
-        },
+        LATEST_COLUMNS,
         [(site_id, *latest.get(site_id, (None, None, None, None, "[]"))) for site_id in site_ids],
     )
     sites_changed()
@@ -253,13 +311,14 @@ def reconcile_everything(
     site_ids: list[int] | None = None,
     chunk_size: int = CHUNK_SIZE,
     on_chunk: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> RunStats:
     """Learn source profiles, then reconcile every site (or these) chunk by chunk, in-process."""
     until = until or today()
     profiles = learn_source_profiles(until=until, site_ids=site_ids)
     stats = RunStats()
     for chunk in site_chunks(chunk_size, site_ids=site_ids):
-        stats.add(reconcile_sites(site_ids=chunk, until=until, profiles=profiles))
+        stats.add(reconcile_sites(site_ids=chunk, until=until, profiles=profiles, force=force))
         if on_chunk:
             on_chunk(len(chunk))
     return stats
@@ -310,40 +369,68 @@ _UPSERT_COLUMNS = ("site_id", "date", *ESTIMATE_FIELDS, "computed_at")
 
 
 def _store_estimates_postgresql(site_ids: list[int], rows: list[tuple], stats: RunStats) -> set[int]:
-    """COPY the new series into a scratch table; the database compares and writes only what differs.
+    """COPY the new series in; for sites with a stored series, compare in the database and write what differs.
 
     A full run writes a row per site-day (a million for 10,000 sites): COPY is
-    the fastest way in, and comparing in SQL spares reading the old series back.
+    the fastest way in. A site with nothing stored yet (a new deployment, a new
+    engine version's first night after ``--force``, a new site) has nothing to
+    compare with, so its rows go straight into the table; the others go through
+    a scratch table, and comparing in SQL spares reading the old series back.
     """
+    if not site_ids:
+        return set()
     table = PopulationEstimate._meta.db_table
     columns = ", ".join(_UPSERT_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS estimate_upsert (site_id bigint, date date, estimate integer, "
-            "low integer, high integer, flags jsonb, contributions jsonb, engine_version varchar(32), "
-            "computed_at timestamptz, PRIMARY KEY (site_id, date)) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute("TRUNCATE estimate_upsert")
-        with cursor.cursor.copy(f"COPY estimate_upsert ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute("ANALYZE estimate_upsert")
-        # Unchanged rows are left alone (their computed_at too): a rerun writes nothing.
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM estimate_upsert "
-            f"ON CONFLICT (site_id, date) DO UPDATE SET "
-            + ", ".join(f"{column} = excluded.{column}" for column in (*ESTIMATE_FIELDS, "computed_at"))
-            + f" WHERE ({', '.join(f'{table}.{c}' for c in ESTIMATE_FIELDS)}) "
-            f"IS DISTINCT FROM ({', '.join(f'excluded.{c}' for c in ESTIMATE_FIELDS)}) RETURNING site_id"
-        )
-        written = [row[0] for row in cursor.fetchall()]
-        cursor.execute(
-            f"DELETE FROM {table} AS e WHERE e.site_id = ANY(%s) AND NOT EXISTS "
-            f"(SELECT 1 FROM estimate_upsert AS u WHERE u.site_id = e.site_id AND u.date = e.date) RETURNING site_id",
+            f"SELECT s FROM unnest(%s::bigint[]) AS s WHERE EXISTS (SELECT 1 FROM {table} WHERE site_id = s)",
             [site_ids],
         )
-        deleted = [row[0] for row in cursor.fetchall()]
-        cursor.execute("TRUNCATE estimate_upsert")
+        stored = {site_id for (site_id,) in cursor.fetchall()}
+        fresh = [row for row in rows if row[0] not in stored]
+        if fresh:
+            # The sites are locked by this run: nobody else writes their estimates meanwhile.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in fresh:
+                    copy.write_row(row)
+        written = {row[0] for row in fresh}
+        if stored:
+            written |= _upsert_estimates_postgresql(
+                cursor, sorted(stored), [row for row in rows if row[0] in stored], stats
+            )
+    stats.estimates_written += len(fresh)
+    return written
+
+
+def _upsert_estimates_postgresql(cursor, site_ids: list[int], rows: list[tuple], stats: RunStats) -> set[int]:
+    table = PopulationEstimate._meta.db_table
+    columns = ", ".join(_UPSERT_COLUMNS)
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS estimate_upsert (site_id bigint, date date, estimate integer, "
+        "low integer, high integer, flags jsonb, contributions jsonb, engine_version varchar(32), "
+        "computed_at timestamptz, PRIMARY KEY (site_id, date)) ON COMMIT DELETE ROWS"
+    )
+    cursor.execute("TRUNCATE estimate_upsert")
+    with cursor.cursor.copy(f"COPY estimate_upsert ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute("ANALYZE estimate_upsert")
+    # Unchanged rows are left alone (their computed_at too): a rerun writes nothing.
+    cursor.execute(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM estimate_upsert "
+        f"ON CONFLICT (site_id, date) DO UPDATE SET "
+        + ", ".join(f"{column} = excluded.{column}" for column in (*ESTIMATE_FIELDS, "computed_at"))
+        + f" WHERE ({', '.join(f'{table}.{c}' for c in ESTIMATE_FIELDS)}) "
+        f"IS DISTINCT FROM ({', '.join(f'excluded.{c}' for c in ESTIMATE_FIELDS)}) RETURNING site_id"
+    )
+    written = [row[0] for row in cursor.fetchall()]
+    cursor.execute(
+        f"DELETE FROM {table} AS e WHERE e.site_id = ANY(%s) AND NOT EXISTS "
+        f"(SELECT 1 FROM estimate_upsert AS u WHERE u.site_id = e.site_id AND u.date = e.date) RETURNING site_id",
+        [site_ids],
+    )
+    deleted = [row[0] for row in cursor.fetchall()]
+    cursor.execute("TRUNCATE estimate_upsert")
     stats.estimates_written += len(written)
     stats.estimates_deleted += len(deleted)
     return set(written) | set(deleted)
@@ -385,63 +472,44 @@ def _store_estimates_compared(site_ids: list[int], rows: list[tuple], stats: Run
 
 
 def _store_assessments(site_ids: list[int], results: dict[int, engine.SiteResult], stats: RunStats) -> None:
-    """Each report's engine weight and outlier flag; reports that no longer count get neither.
+    """Each report's engine weight and outlier flag; reports that no longer count lose theirs.
 
-    Engine-owned fields, written without history rows: they change on every
-    reconciliation and are derived from the (history-tracked) reports.
+    Compared with what is stored, so only the assessments that moved are
+    written (a rerun writes none): those are deleted and inserted again, which
+    for this narrow table is cheaper than an update and is one path for new and
+    changed rows alike.
     """
-    assessed = [
-        (int(a.key), round(a.weight, WEIGHT_DECIMALS), a.outlier)
+    new = {
+        int(a.key): (round(a.weight, WEIGHT_DECIMALS), a.outlier)
         for result in results.values()
         for a in result.assessments
-    ]
+    }
+    stored = {
+        report_id: (weight, outlier)
+        for report_id, weight, outlier in ReportAssessment.objects.filter(report__site_id__in=site_ids).values_list(
+            "report_id", "weight", "outlier"
+        )
+    }
+    changed = [(pk, *now) for pk, now in new.items() if stored.get(pk) != now]
+    obsolete = [pk for pk in stored if pk not in new]
+    replaced = [pk for pk, *_ in changed if pk in stored] + obsolete
+    for chunk in _chunks(replaced, 5000):
+        ReportAssessment.objects.filter(report_id__in=chunk)._raw_delete(ReportAssessment.objects.db)
     if connection.vendor == "postgresql":
-        stats.reports_reassessed += _store_assessments_postgresql(site_ids, assessed)
-        return
-    new = {pk: (weight, outlier) for pk, weight, outlier in assessed}
-    changed = []
-    for pk, weight, outlier in PopulationReport.objects.filter(site_id__in=site_ids).values_list(
-        "pk", "engine_weight", "is_outlier"
-    ):
-        if (weight, outlier) != (now := new.get(pk, (None, False))):
-            changed.append((pk, *now))
-    _update_rows(
-        PopulationReport._meta.db_table, "id", {"engine_weight": "double precision", "is_outlier": "boolean"}, changed
-    )
-    stats.reports_reassessed += len(changed)
-
-
-def _store_assessments_postgresql(site_ids: list[int], assessed: list[tuple[int, float, bool]]) -> int:
-    # Compared in SQL, so only reports whose weight moved are written (the
-    # reports table is wide and indexed: an update there is not cheap). The
-    # scratch tables have keys so that "not in the new set" is an index probe.
-    table = PopulationReport._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS assessment_upsert "
-            "(id bigint PRIMARY KEY, weight double precision, outlier boolean) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute("TRUNCATE assessment_upsert")
-        with cursor.cursor.copy("COPY assessment_upsert (id, weight, outlier) FROM STDIN") as copy:
-            for row in assessed:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(
+                f"COPY {ReportAssessment._meta.db_table} (report_id, weight, outlier) FROM STDIN"
+            ) as copy,
+        ):
+            for row in changed:
                 copy.write_row(row)
-        cursor.execute("ANALYZE assessment_upsert")
-        cursor.execute(
-            f"UPDATE {table} AS r SET engine_weight = a.weight, is_outlier = a.outlier FROM assessment_upsert AS a "
-            f"WHERE r.id = a.id AND r.site_id = ANY(%s) "  # the site index, not a scan of every report
-            f"AND (r.engine_weight, r.is_outlier) IS DISTINCT FROM (a.weight, a.outlier)",
-            [site_ids],
+    else:
+        ReportAssessment.objects.bulk_create(
+            [ReportAssessment(report_id=pk, weight=weight, outlier=outlier) for pk, weight, outlier in changed],
+            batch_size=500,
         )
-        changed = cursor.rowcount
-        cursor.execute(
-            f"UPDATE {table} AS r SET engine_weight = NULL, is_outlier = false WHERE r.site_id = ANY(%s) "
-            f"AND (r.engine_weight IS NOT NULL OR r.is_outlier) "
-            f"AND NOT EXISTS (SELECT 1 FROM assessment_upsert AS a WHERE a.id = r.id)",
-            [site_ids],
-        )
-        changed += cursor.rowcount
-        cursor.execute("TRUNCATE assessment_upsert")
-    return changed
+    stats.reports_reassessed += len(changed) + len(obsolete)
 
 
 def _update_rows(table: str, key: str, columns: dict[str, str], rows: list[tuple]) -> None:

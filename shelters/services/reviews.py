@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from shelters.engine import FLAG_CONFLICT
 from shelters.models import (
@@ -31,6 +32,7 @@ from .reports import report_reject, report_verify
 
 # The resolution of an item the engine stopped flagging (resolved_by stays empty).
 AUTO_RESOLUTION = "no longer flagged after reconciliation"
+OPEN_REASON = "opened after reconciliation"
 
 
 # --- after reconciliation -------------------------------------------------------
@@ -47,9 +49,9 @@ def review_items_refresh(*, site_ids: Iterable[int]) -> tuple[list[ReviewItem], 
         return [], []
     wanted_conflicts = _conflicted_sites(ids) - _conflicts_reviewed_since_last_report(ids)
     outliers = dict(
-        PopulationReport.objects.filter(site_id__in=ids, is_outlier=True, status__in=COUNTING_STATUSES).values_list(
-            "pk", "site_id"
-        )
+        PopulationReport.objects.filter(
+            site_id__in=ids, assessment__outlier=True, status__in=COUNTING_STATUSES
+        ).values_list("pk", "site_id")
     )
     # A report staff already decided on stays decided: verifying an outlier
     # does not make the engine like it better, and reopening it would loop.
@@ -70,15 +72,12 @@ def review_items_refresh(*, site_ids: Iterable[int]) -> tuple[list[ReviewItem], 
         else:
             closed.append(_close(item, status=ReviewStatus.RESOLVED, by=None, resolution=AUTO_RESOLUTION))
 
-    opened: list[ReviewItem] = []
-    for site_id in sorted(wanted_conflicts - open_conflicts):
-        item = _open(site_id=site_id, kind=ReviewKind.CONFLICT, report_id=None)
-        if item is not None:
-            opened.append(item)
-    for report_id in sorted(set(wanted_outliers) - open_outliers):
-        item = _open(site_id=wanted_outliers[report_id], kind=ReviewKind.OUTLIER, report_id=report_id)
-        if item is not None:
-            opened.append(item)
+    wanted = [(site_id, ReviewKind.CONFLICT, None) for site_id in sorted(wanted_conflicts - open_conflicts)]
+    wanted += [
+        (wanted_outliers[report_id], ReviewKind.OUTLIER, report_id)
+        for report_id in sorted(set(wanted_outliers) - open_outliers)
+    ]
+    opened = _open_many(wanted)
     return opened, closed
 
 
@@ -116,14 +115,32 @@ def _conflicts_reviewed_since_last_report(site_ids: list[int]) -> set[int]:
     return {site_id for site_id, last in reviewed.items() if newest.get(site_id) is None or newest[site_id] <= last}
 
 
-def _open(*, site_id: int, kind: str, report_id: int | None) -> ReviewItem | None:
+def _open_many(wanted: list[tuple[int, str, int | None]]) -> list[ReviewItem]:
+    """Create these open items (site, kind, report) with their history rows, in bulk.
+
+    A full run opens thousands at once (one INSERT each with its history row
+    was a quarter of its time). Runs hold their sites' locks, so a conflict
+    with a concurrent writer is rare; then each item goes alone, and the one
+    already open is left as it is.
+    """
+    if not wanted:
+        return []
+    items = [ReviewItem(site_id=site_id, kind=kind, report_id=report_id) for site_id, kind, report_id in wanted]
+    try:
+        with transaction.atomic():
+            return bulk_create_with_history(items, ReviewItem, default_change_reason=OPEN_REASON)
+    except IntegrityError:
+        return [item for row in wanted if (item := _open(*row)) is not None]
+
+
+def _open(site_id: int, kind: str, report_id: int | None) -> ReviewItem | None:
     """Create the open item, unless a concurrent writer just did (then None).
 
     get_or_create's pattern: the conditional unique constraints decide, and
     the savepoint keeps the surrounding reconciliation transaction usable.
     """
     item = ReviewItem(site_id=site_id, kind=kind, report_id=report_id)
-    item._change_reason = "opened after reconciliation"
+    item._change_reason = OPEN_REASON
     try:
         with transaction.atomic():
             item.save()

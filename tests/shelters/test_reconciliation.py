@@ -8,10 +8,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from shelters.engine import SourceProfile
 from shelters.models import PopulationEstimate, PopulationReport, ReconciliationState, Site, Source
 from shelters.services.reconciliation import (
     reconcile_everything,
     reconcile_site,
+    reconcile_sites,
     reconciliation_request,
     requeue_stale_requests,
 )
@@ -66,6 +68,28 @@ def test_rerunning_changes_nothing(hmeimim):
     stats = reconcile_everything(until=UNTIL)
     assert (stats.estimates_written, stats.estimates_deleted, stats.reports_reassessed) == (0, 0, 0)
     assert _series(hmeimim) == first  # computed_at included: rows were not even rewritten
+
+
+def test_a_site_whose_input_did_not_change_is_not_recomputed(hmeimim, charlie):
+    first = reconcile_site(site_id=hmeimim.pk, until=UNTIL)
+    assert (first.sites, first.sites_computed) == (1, 1)
+    # Same evidence, profiles, engine and last day: the engine does not even run.
+    assert reconcile_site(site_id=hmeimim.pk, until=UNTIL).sites_computed == 0
+    # Each thing the series depends on makes it count again.
+    assert reconcile_site(site_id=hmeimim.pk, until=UNTIL + timedelta(days=1)).sites_computed == 1
+    Source.objects.filter(slug="russian-mfa").update(grade="E")
+    assert reconcile_site(site_id=hmeimim.pk, until=UNTIL).sites_computed == 1
+    learned = {"russian-mfa": SourceProfile(source="russian-mfa", log_bias=0.05, n=40)}
+    assert reconcile_sites(site_ids=[hmeimim.pk], until=UNTIL, profiles=learned).sites_computed == 1
+    assert reconcile_sites(site_ids=[hmeimim.pk], until=UNTIL, profiles=learned).sites_computed == 0
+    at_most = hmeimim.reports.order_by("external_id").last()
+    report_reject(report=at_most, by=charlie, reason="test")
+    stats = reconcile_site(site_id=hmeimim.pk, until=UNTIL)
+    assert stats.sites_computed == 1 and stats.estimates_written > 0
+    # --force recomputes anyway, and writes nothing when nothing moved.
+    assert "0 recomputed" in _call("reconcile", "--site", "SY-LAT-HMEIMIM", "--until", UNTIL.isoformat())
+    out = _call("reconcile", "--site", "SY-LAT-HMEIMIM", "--until", UNTIL.isoformat(), "--force")
+    assert "1 recomputed" in out and "0 estimate(s) written" in out
 
 
 def test_a_rejected_report_has_no_influence(hmeimim, charlie):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from shelters.models import (
     PopulationReport,
     ReconciliationState,
+    ReportAssessment,
     ReviewComment,
     ReviewItem,
     ReviewKind,
@@ -70,8 +71,8 @@ def flagged(site, source, other_source) -> dict[str, PopulationReport]:
         "verified": _report(site, source, 15000, status="verified"),
         "rejected": _report(site, other_source, 50, status="rejected", status_reason="typo"),
     }
-    PopulationReport.objects.filter(pk__in=[reports[k].pk for k in ("received", "verified", "rejected")]).update(
-        is_outlier=True
+    ReportAssessment.objects.bulk_create(
+        ReportAssessment(report=reports[k], weight=0.1, outlier=True) for k in ("received", "verified", "rejected")
     )
     _flag(site, "conflict", "stale")
     return reports
@@ -103,7 +104,7 @@ def test_refresh_twice_creates_nothing_more(site, flagged):
 def test_a_cleared_flag_resolves_its_item_automatically(site, flagged):
     review_items_refresh(site_ids=[site.pk])
     _flag(site, "stale")
-    PopulationReport.objects.filter(pk=flagged["received"].pk).update(is_outlier=False)
+    ReportAssessment.objects.filter(report=flagged["received"]).update(outlier=False)
     opened, closed = review_items_refresh(site_ids=[site.pk])
     assert opened == [] and len(closed) == 2
     for item in closed:
@@ -124,7 +125,7 @@ def test_reconciliation_opens_the_items_of_the_flags_it_stores(site, source, oth
     _report(site, other_source, 1600, method="registration")
     reconcile_site(site_id=site.pk, until=DAY)
     assert "conflict" in ReconciliationState.objects.get(site=site).latest_flags
-    outliers = set(site.reports.filter(is_outlier=True))
+    outliers = set(site.reports.filter(assessment__outlier=True))
     assert outliers, "two sources this far apart: the engine distrusts both"
     conflict, *others = _open(site=site)
     assert conflict.kind == ReviewKind.CONFLICT

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from shelters.benchmarks.processes import child_env, running, wait_for
-from shelters.models import PopulationEstimate, PopulationReport, ReconciliationState, Site
+from shelters.models import PopulationEstimate, PopulationReport, ReconciliationState, ReportAssessment, Site
 from shelters.selectors.reconciliation import counting_report_rows
 from shelters.services.reconciliation import reconcile_everything, today
 from shelters.tasks import reconcile_all_task
@@ -62,7 +62,8 @@ class Command(BaseCommand):
     def _forget_estimates(self) -> None:
         """Start each measured run from nothing, as on a new deployment (not timed)."""
         PopulationEstimate.objects.all().delete()
-        PopulationReport.objects.update(engine_weight=None, is_outlier=False)
+        ReportAssessment.objects.all().delete()
+        ReconciliationState.objects.update(input_fingerprint="")
 
     def _fan_out(self, workers: int, until_day, timeout: float) -> float:
         if until_day != today():
