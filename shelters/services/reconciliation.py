@@ -494,7 +494,7 @@ def _store_assessments(site_ids: list[int], results: dict[int, engine.SiteResult
     obsolete = [pk for pk in stored if pk not in new]
     replaced = [pk for pk, *_ in changed if pk in stored] + obsolete
     for chunk in _chunks(replaced, 5000):
-        ReportAssessment.objects.filter(report_id__in=chunk)._raw_delete(ReportAssessment.objects.db)
+        ReportAssessment.objects.filter(report_id__in=chunk).delete()  # one DELETE: nothing cascades from it
     if connection.vendor == "postgresql":
         with (
             connection.cursor() as cursor,

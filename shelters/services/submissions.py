@@ -128,5 +128,8 @@ def records_create_many(
     if model in (PopulationReport, DepartureNotice):
         reconciliation_request(site_ids={record.site_id for record in records})
     if model is PopulationReport:
+        for record in records:
+            # Not assessed yet: known without asking, so serialising a batch costs no query per report.
+            PopulationReport.assessment.related.set_cached_value(record, None)
         notifications.reports_changed(events.REPORT_CREATED, records)
     return records

@@ -1,6 +1,8 @@
 """Bulk ingest that loses nothing: validated whole, idempotent, scoped."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from shelters.models import PopulationReport, ReconciliationState
 from tests.api.conftest import report_body
@@ -27,6 +29,18 @@ def test_posting_1000_reports_in_one_request(alice_api, demo):
     )
     assert record.history_user.username == "alice" and record.history_change_reason == "submitted through the API"
     assert ReconciliationState.objects.get(site=demo).pending  # one request for the site
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(alice_api, demo):
+    """No query per report: not to validate, store or answer (the engine's assessment included)."""
+    counts = []
+    for size in (2, 40):
+        items = [report_body(f"size-{size}-{n}", value=8000 + n) for n in range(size)]
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_api.post(URL, items, format="json")
+        assert response.status_code == 201 and response.json()[0]["engine_weight"] is None
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
 
 
 def test_one_bad_item_saves_nothing_and_is_named(alice_api, demo):
