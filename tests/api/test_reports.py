@@ -31,8 +31,11 @@ def test_posting_1000_reports_in_one_request(alice_api, demo):
     assert ReconciliationState.objects.get(site=demo).pending  # one request for the site
 
 
-def test_a_batch_costs_the_same_queries_whatever_its_size(alice_api, demo):
-    """No query per report: not to validate, store or answer (the engine's assessment included)."""
+def test_a_batch_costs_no_query_per_report(alice_api, demo):
+    """No query per report: not to validate, store or answer (the engine's assessment included).
+
+    The same count, give or take the database's batching of large INSERTs."""
+    alice_api.post(URL, [report_body("warm-up")], format="json")  # the site's first request creates its state row
     counts = []
     for size in (2, 40):
         items = [report_body(f"size-{size}-{n}", value=8000 + n) for n in range(size)]
@@ -40,7 +43,8 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(alice_api, demo):
             response = alice_api.post(URL, items, format="json")
         assert response.status_code == 201 and response.json()[0]["engine_weight"] is None
         counts.append(len(queries))
-    assert counts[0] == counts[1], counts
+    # SQLite splits the 40-row INSERTs in batches (its parameter limit); one query per report would add 38.
+    assert counts[1] - counts[0] <= 2, counts
 
 
 def test_one_bad_item_saves_nothing_and_is_named(alice_api, demo):

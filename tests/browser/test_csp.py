@@ -48,6 +48,8 @@ def test_admin_pages_work_under_the_content_security_policy(page, live_server, h
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     for language, direction in (("ar", "rtl"), ("en", "ltr")):
+        # The menu's script is bound once the page has loaded (not when its <html> appears).
+        page.wait_for_load_state("load")
         page.select_option("#language-choice", language)
         try:
             page.wait_for_selector(f"html[lang={language}][dir={direction}]", timeout=10_000)
