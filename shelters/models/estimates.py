@@ -7,10 +7,22 @@ class PopulationEstimate(models.Model):
     """The reconciled figure for one site and day, written only by the engine.
 
     Not history-tracked: it is derived data, rebuilt from the reports (which are).
+
+    A full run writes a million of these, so the table carries only what its
+    readers need: no database foreign key to the site (checking it row by row
+    at commit cost almost as much as the insert itself; a site with estimates
+    has reports, which protect it from deletion, and Django's cascade removes
+    the rows otherwise) and no index of its own on ``site`` (the (site, date)
+    unique index serves every query by site).
     """
 
     site = models.ForeignKey(
-        "shelters.Site", verbose_name=_("site"), on_delete=models.CASCADE, related_name="estimates"
+        "shelters.Site",
+        verbose_name=_("site"),
+        on_delete=models.CASCADE,
+        related_name="estimates",
+        db_constraint=False,
+        db_index=False,
     )
     date = models.DateField(_("date"))
     estimate = models.PositiveIntegerField(_("estimate"))

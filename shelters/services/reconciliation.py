@@ -338,16 +338,22 @@ def site_chunks(chunk_size: int = CHUNK_SIZE, site_ids: list[int] | None = None)
 # --- storage ------------------------------------------------------------------
 
 
+_CONTRIBUTION_JSON = f"[%s, %.{WEIGHT_DECIMALS}f]"
+_flags_json: dict[tuple[str, ...], str] = {}
+
+
 def _estimate_row(daily: engine.DailyEstimate) -> tuple:
     """The stored form of one day, JSON as text: compared with what is stored, then written.
 
     Formatted by hand, as json.dumps would (flags are plain names, keys
     integers, weights floats with WEIGHT_DECIMALS), because a full run
-    formats a million of them.
+    formats a million of them; the few combinations of flags are formatted once.
     """
-    flags = ", ".join(f'"{flag}"' for flag in sorted(daily.flags))
-    contributions = ", ".join(f"[{key}, {weight:.{WEIGHT_DECIMALS}f}]" for key, weight in daily.contributions)
-    return (daily.estimate, daily.low, daily.high, f"[{flags}]", f"[{contributions}]", engine.ENGINE_VERSION)
+    flags = _flags_json.get(daily.flags)
+    if flags is None:
+        flags = _flags_json[daily.flags] = json.dumps(sorted(daily.flags))
+    contributions = ", ".join([_CONTRIBUTION_JSON % pair for pair in daily.contributions])
+    return (daily.estimate, daily.low, daily.high, flags, f"[{contributions}]", engine.ENGINE_VERSION)
 
 
 def _store_estimates(

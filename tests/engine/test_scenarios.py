@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shelters.engine import reconcile_all, reconcile_site
+from shelters.engine import learn_source_profiles, reconcile_all, reconcile_many, reconcile_site
+from shelters.engine.reconcile import REPEAT_SUFFIX
 from shelters.engine.scenario import load_scenario, write_estimates
 from shelters.engine.simulation import score as sim_score
 from shelters.engine.simulation import simulate, simulate_sites, to_site_inputs
@@ -70,6 +71,22 @@ def test_inflating_source_is_learned() -> None:
     assert profiles["governor"].log_bias > 0.2  # truth: +0.34 (x1.4)
     assert profiles["social"].log_bias > 0.6  # truth: +1.1 (x3)
     assert abs(profiles["registry"].log_bias) < 0.1
+
+
+def test_lags_are_learned_against_the_other_sources_when_asked() -> None:
+    # The "inflating" mix: a registration list two days behind, three current sources.
+    sites, truth, until = simulate("inflating", 102)
+    blind = learn_source_profiles(sites, until=until)
+    assert {profile.lag for profile in blind.values()} == {0}  # off by default
+
+    learned = learn_source_profiles(sites, until=until, learn_lags=True)
+    assert learned["registry"].lag == 2
+    assert learned["registry" + REPEAT_SUFFIX].lag == 2  # a repeated figure is at least as old
+    assert {learned[source].lag for source in ("governor", "social", "ngo")} == {0}
+    # The estimates follow arrivals and departures two days sooner.
+    lag_blind = sim_score(sites, reconcile_many(sites, until=until, profiles=blind), truth)
+    with_lags = sim_score(sites, reconcile_many(sites, until=until, profiles=learned), truth)
+    assert with_lags["mape"] < 0.9 * lag_blind["mape"]
 
 
 def test_simulate_sites_shape_and_public_profile_targets() -> None:
