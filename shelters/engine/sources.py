@@ -38,8 +38,8 @@ from datetime import date
 import numpy as np
 
 from .observations import BOUND_GAP_DEFAULT, BOUND_GAP_MIN, BOUND_SPREAD_DEFAULT, LOWER, VALUE
-from .reconcile import REPEAT_SUFFIX, fit_sites
-from .types import APPROX, EXACT, RANGE, ReportInput, SiteInput, SourceProfile
+from .reconcile import REPEAT_SUFFIX, SiteFit, fit_sites
+from .types import SiteInput, SourceProfile
 
 LEARN_ROUNDS = 2
 LEARN_ROUNDS_WITH_LAGS = 3  # lags are learned between passes
@@ -58,7 +58,6 @@ LEARN_MAX_SITES = 1500
 MAX_LAG = 5  # days; longer delays are rather repeats of an old figure
 LAG_MIN_REPORTS = 20  # value claims judged against a well-informed consensus
 LAG_MIN_GAIN = 0.05  # the lag must cut the claims' spread around the consensus by 5 %
-VALUE_QUALIFIERS = frozenset({EXACT, APPROX, RANGE})  # claims of a figure (bounds do not show a lag well)
 
 
 def learning_sample(site_sources: Iterable[tuple[str, frozenset[str]]]) -> list[str]:
@@ -182,7 +181,8 @@ def _learn(
     profiles: dict[str, SourceProfile] = dict(initial or {})
     statics: list = []
     for round_no in range(max(1, rounds)):
-        fits = [sf for sf in fit_sites(site_list, until, profiles, statics) if sf is not None]
+        fitted = fit_sites(site_list, until, profiles, statics)
+        fits = [sf for sf in fitted if sf is not None]
         val: dict[str, list] = defaultdict(list)
         bnd: dict[str, list] = defaultdict(list)
         if fits:
@@ -212,22 +212,25 @@ def _learn(
         if learn_lags and round_no < rounds - 1:
             # Before the next pass, so that bias and noise are learned on lag-corrected
             # claims; again after it, as the others' own lags shift the consensus.
-            profiles = _learn_lags(site_list, until, profiles)
+            profiles = _learn_lags(site_list, fitted, until, profiles)
     return profiles
 
 
 def _learn_lags(
-    site_list: list[SiteInput], until: date, profiles: dict[str, SourceProfile]
+    site_list: list[SiteInput], fitted: list[SiteFit | None], until: date, profiles: dict[str, SourceProfile]
 ) -> dict[str, SourceProfile]:
-    """Each source's lag, judged against a consensus of the other sources (see module doc)."""
+    """Each source's lag, judged against a consensus of the other sources (see module doc).
+
+    ``fitted``: this pass's fit of each site, whose observations give every claim's log figure."""
     counts: dict[str, int] = defaultdict(int)
-    for site in site_list:
-        for report in site.reports:
-            if report.qualifier in VALUE_QUALIFIERS:
-                counts[report.source] += 1
+    for fit in fitted:
+        if fit is not None:
+            for key, kind in zip(fit.obs.pkeys, fit.obs.kind.tolist()):
+                if kind == VALUE and not key.endswith(REPEAT_SUFFIX):
+                    counts[key] += 1
     learned: dict[str, int] = {}
     for source in sorted(src for src, n in counts.items() if n >= LAG_MIN_REPORTS):
-        spreads = _lag_spreads(site_list, until, profiles, source)
+        spreads = _lag_spreads(site_list, fitted, until, profiles, source)
         if spreads is None:
             continue
         best = min(range(MAX_LAG + 1), key=lambda lag: (spreads[lag], lag))
@@ -246,31 +249,35 @@ def _learn_lags(
 
 
 def _lag_spreads(
-    site_list: list[SiteInput], until: date, profiles: dict[str, SourceProfile], source: str
+    site_list: list[SiteInput],
+    fitted: list[SiteFit | None],
+    until: date,
+    profiles: dict[str, SourceProfile],
+    source: str,
 ) -> list[float] | None:
     """For lags 0..MAX_LAG, the spread of ``source``'s value claims around the others' consensus that many days earlier.
 
     None when too few claims meet a well-informed consensus on every candidate day."""
-    with_source = [s for s in site_list if any(r.source == source for r in s.reports)]
-    without = [dataclasses.replace(s, reports=tuple(r for r in s.reports if r.source != source)) for s in with_source]
+    pairs = [(site, fit) for site, fit in zip(site_list, fitted) if fit is not None and source in fit.obs.sources]
+    without = [
+        dataclasses.replace(site, reports=tuple(r for r in site.reports if r.source != source)) for site, _ in pairs
+    ]
     residuals: list[list[float]] = []  # per claim: log claim - consensus, for each lag
-    for site, fit in zip(with_source, fit_sites(without, until, profiles)):
+    for (_, full), fit in zip(pairs, fit_sites(without, until, profiles)):
         if fit is None or len(fit.fit.udays) < 2:
             continue
         days = np.arange(fit.n_days)
         mean = np.interp(fit.cum_q[days], fit.cum_q[fit.fit.udays], fit.fit.ms)
         var = np.interp(fit.cum_q[days], fit.cum_q[fit.fit.udays], fit.fit.ps)
         first, last = int(fit.fit.udays[0]), int(fit.fit.udays[-1])
-        for report in site.reports:
-            if report.source != source or report.qualifier not in VALUE_QUALIFIERS or report.as_of > until:
+        for i, (key, kind) in enumerate(zip(full.obs.pkeys, full.obs.kind.tolist())):
+            if key != source or kind != VALUE:
                 continue
-            claim = _log_claim(report)
-            if claim is None:
-                continue
-            at = (report.as_of - fit.start).days
+            at = (full.reports[i].as_of - fit.start).days
             wanted = range(at - MAX_LAG, at + 1)
             if wanted.start < first or wanted.stop - 1 > last or var[wanted.start : wanted.stop].max() > MAX_CAV_VAR:
                 continue
+            claim = float(full.obs.y_raw[i])
             residuals.append([claim - mean[at - lag] for lag in range(MAX_LAG + 1)])
     if len(residuals) < LAG_MIN_REPORTS:
         return None
@@ -279,14 +286,3 @@ def _lag_spreads(
     cap = 4.0 * max(float(np.median(np.abs(r[:, 0]))) * 1.4826, 0.01)
     # Winsorised mean square: the waves that reveal a lag live in the tails a median would ignore.
     return [float(np.mean(np.minimum(np.abs(r[:, lag]), cap) ** 2)) for lag in range(MAX_LAG + 1)]
-
-
-def _log_claim(report: ReportInput) -> float | None:
-    """The log figure of a value claim (a range: its geometric middle), as observations read it."""
-    if report.qualifier == RANGE:
-        if report.low is None or report.high is None or report.low <= 0 or report.high <= 0:
-            return None
-        return 0.5 * (float(np.log(report.low)) + float(np.log(report.high)))
-    if report.value is None or report.value <= 0:
-        return None
-    return float(np.log(report.value))

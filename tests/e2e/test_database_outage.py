@@ -14,24 +14,15 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 from knox.models import AuthToken
 
 from shelters.models import ReconciliationState, Site, User
 from shelters.tasks import reconcile_site_task
-from tests.support.processes import child_env, free_port, running, wait_for
+from tests.support.processes import PRODUCTION_SETUP, child_env, free_port, running, wait_for
 
-pytestmark = [
-    pytest.mark.worker,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis://"),
-        reason="the production set-up: PostgreSQL and Redis",
-    ),
-]
+pytestmark = PRODUCTION_SETUP
 
 
 class TcpProxy:

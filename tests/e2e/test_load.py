@@ -5,23 +5,14 @@ get through without an error; latency is measured by the benchmark, not here."""
 import io
 from pathlib import Path
 
-import pytest
-from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 
 from shelters.management.commands.benchmark_load import read_stats
 from shelters.models import PopulationReport, Site
 from shelters.services.reconciliation import reconcile_everything, today
+from tests.support.processes import PRODUCTION_SETUP
 
-pytestmark = [
-    pytest.mark.worker,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis://"),
-        reason="the production set-up: PostgreSQL and Redis",
-    ),
-]
+pytestmark = PRODUCTION_SETUP
 
 REQUESTS = {
     "api: sites page",

@@ -9,9 +9,6 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from django.conf import settings
-from django.db import connection
 from knox.models import AuthToken
 
 from shelters import engine
@@ -27,16 +24,9 @@ from shelters.models import (
 )
 from shelters.selectors.reconciliation import site_inputs, source_profiles
 from shelters.services.reconciliation import today
-from tests.support.processes import child_env, free_port, running, wait_for
+from tests.support.processes import PRODUCTION_SETUP, child_env, free_port, running, wait_for
 
-pytestmark = [
-    pytest.mark.worker,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis://"),
-        reason="the production set-up: PostgreSQL and Redis",
-    ),
-]
+pytestmark = PRODUCTION_SETUP
 
 SITES = 40
 REPORTS = 2400
