@@ -88,7 +88,7 @@ class ReconciliationStateAdmin(ReadOnlyAdmin):
 
 @admin.register(SourceReliability)
 class SourceReliabilityAdmin(ReadOnlyAdmin):
-    list_display = ("source", "bias", "noise", "based_on", "engine_version", "learned_at")
+    list_display = ("source", "bias", "noise", "site_error", "based_on", "engine_version", "learned_at")
     list_select_related = ("source",)
 
     @admin.display(description=_("bias (× the consensus)"))
@@ -98,6 +98,13 @@ class SourceReliabilityAdmin(ReadOnlyAdmin):
     @admin.display(description=_("noise (× its grade's prior)"))
     def noise(self, reliability: SourceReliability) -> str:
         return f"{reliability.profile.get('noise_scale', 1.0):.2f}"
+
+    @admin.display(description=_("error that stays with a site (±)"))
+    def site_error(self, reliability: SourceReliability) -> str:
+        # The part of the source's error its claims about one site share (log sd, shown as a
+        # factor): the band does not shrink it away however often the source reports.
+        sd = max(reliability.profile.get("site_sd", 0.0), reliability.profile.get("bound_site_sd", 0.0))
+        return f"{math.expm1(sd):.0%}"
 
     @admin.display(description=_("reports learned from"))
     def based_on(self, reliability: SourceReliability) -> int:

@@ -116,6 +116,7 @@ class Observations:
     eps: np.ndarray  # bounds: prior probability the bound is wrong
     near_mu: np.ndarray  # bounds: centre of the weak "near the bound" term
     near_tau: np.ndarray  # bounds: its precision (0 when not used)
+    site_sd: np.ndarray  # the source's learned site-level error sd (SourceProfile.site_sd / bound_site_sd)
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -242,12 +242,15 @@ def apply_profiles(
     spread = P(lambda p: p.bound_spread if (p.n_bounds > 0 and p.bound_spread is not None) else BOUND_SPREAD_DEFAULT)
     p_eps = P(lambda p: p.bound_eps if (p.n_bounds > 0 and p.bound_eps is not None) else _NAN)
     lag = P(lambda p: float(getattr(p, "lag", 0) or 0)).astype(np.int64)
+    site_sd_v = P(lambda p: p.site_sd)
+    site_sd_b = P(lambda p: p.bound_site_sd)
     kind, y_raw, sigma0 = sb.kind, sb.y_raw, sb.sigma0
     is_val = kind == VALUE
     eps = np.where(is_val, 0.0, np.where(np.isnan(p_eps), sb.b_eps, p_eps))
     gap = np.maximum(gap, BOUND_GAP_MIN)
     y = np.where(is_val, y_raw - bias, y_raw)
     sigma = np.where(is_val, sigma0 * scale, sigma0)
+    site_sd = np.where(is_val, site_sd_v, site_sd_b)
     near_mu = np.where(kind == LOWER, y_raw + gap, np.where(kind == UPPER, y_raw - gap, 0.0))
     near_tau = np.where(is_val, 0.0, 1.0 / (spread * spread))
     # Day grid per site.
@@ -294,6 +297,7 @@ def apply_profiles(
             eps=eps[sl],
             near_mu=near_mu[sl],
             near_tau=near_tau[sl],
+            site_sd=site_sd[sl],
         )
         out.append(Prepared(start, n_days, sb.reports[i0:i1], obs, q_prior, offl[s]))
     return out

@@ -34,8 +34,10 @@ NOTICE_DAYS = 14
 BAND_Z = 2.015
 # Model error floor (log sd) added to every day's variance: learned source
 # biases, reporting lags and rounding are never known exactly, so even a day
-# with many agreeing reports cannot be pinned down tighter than this.
-MODEL_SD = 0.04
+# with many agreeing reports cannot be pinned down tighter than this.  The
+# error a source repeats at a site is carried separately, per source and day
+# (SourceProfile.site_sd, results._systematic_var), so this floor is small.
+MODEL_SD = 0.03
 INFLATE_Z2_CAP = 25.0  # one wild report can at most quintuple the sd
 INFLATE_GAIN = 1.0
 INFLATE_DAYS = 3

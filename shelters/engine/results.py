@@ -196,6 +196,30 @@ def _scan_py(
     acc_r[s, :k_max] = ra[::-1]
 
 
+def _systematic_var(sfs, n_s, src, vals, idx, pos, tot) -> np.ndarray | float:
+    """Variance of the day's estimate from its sources' site-level errors.
+
+    The smoother treats every claim's error as independent, so five claims of
+    one source shrink the band as five witnesses would. The part of a source's
+    error that stays with the site (SourceProfile.site_sd) does not shrink: the
+    estimate, a weighted mean of the claims (the contributions' weights), carries
+    sum over sources of (the source's total weight x its site-level sd)^2. A
+    source and its repeats share it. Taken over the day's top contributions,
+    which hold nearly all of the weight.
+    """
+    sd_all = np.concatenate([sf.obs.site_sd for sf in sfs])
+    if not sd_all.any():
+        return 0.0
+    used = vals >= 0
+    r_off = np.concatenate(([0], np.cumsum(n_s)[:-1]))
+    g = r_off[:, None, None] + np.where(used, idx, 0)
+    share = np.where(used & pos[..., None], vals / np.where(pos, tot, 1.0)[..., None], 0.0)
+    a = share * sd_all[g]
+    s_top = np.where(used, src[g], -1 - np.arange(vals.shape[-1]))
+    same = s_top[..., :, None] == s_top[..., None, :]
+    return np.einsum("...i,...ij,...j->...", a, same, a)
+
+
 def _window_any(x: np.ndarray, op) -> np.ndarray:
     """op (np.minimum/np.maximum) over days t-NEAR_DAYS..t+NEAR_DAYS, per row."""
     out = x.copy()
@@ -404,6 +428,7 @@ def _batch(sfs: list, c) -> list:
     idx = np.take_along_axis(np.concatenate((li, ri), axis=-1), o, -1)
     pos = tot > 0
     wn = np.where(pos[..., None], vals / np.where(pos, tot, 1.0)[..., None], 0.0)
+    sys_var = _systematic_var(sfs, n_s, src, vals, idx, pos, tot)
     keep = wn >= c.CONTRIB_MIN
     n_keep = keep.sum(axis=-1)
     wn = np.where(keep, wn, 0.0)
@@ -431,7 +456,7 @@ def _batch(sfs: list, c) -> list:
         cnw[:, sh:] += cn[:, :-sh]
         cnw[:, :-sh] += cn[:, sh:]
     phi = (zsw + c.INFLATE_PRIOR_N) / (cnw + c.INFLATE_PRIOR_N)
-    var = var * np.maximum(1.0, c.INFLATE_GAIN * phi) + c.MODEL_SD * c.MODEL_SD
+    var = var * np.maximum(1.0, c.INFLATE_GAIN * phi) + c.MODEL_SD * c.MODEL_SD + sys_var
     sd = np.sqrt(np.maximum(var, 0.0))
     est = np.exp(mean)
     lo = np.exp(mean - c.BAND_Z * sd)

@@ -15,6 +15,16 @@ Each figure is shrunk toward the neutral prior with a pseudo-count, so a
 source seen a few times stays close to its grade.  The pass is repeated with
 the learned profiles (a better consensus gives better residuals).
 
+Two more figures per pass:
+
+* the common level: a shift shared by every source cannot be seen against a
+  consensus of those same sources, so after each pass all biases and gaps are
+  shifted together until the precision-weighted median bias of the sources
+  giving figures is zero (``_centred``);
+* ``site_sd`` / ``bound_site_sd``: the part of a source's error that stays
+  with a site from one claim to the next (``_between_site_sd``), which the
+  band carries as a systematic term (results._systematic_var).
+
 Lags (a registration list describing the camp two days ago), when asked for
 (``learn_lags``; off by default, see ``learn_source_profiles``), are learned
 between passes, per source, against the other
@@ -58,6 +68,8 @@ LEARN_MAX_SITES = 1500
 MAX_LAG = 5  # days; longer delays are rather repeats of an old figure
 LAG_MIN_REPORTS = 20  # value claims judged against a well-informed consensus
 LAG_MIN_GAIN = 0.05  # the lag must cut the claims' spread around the consensus by 5 %
+SITE_SD_MIN_SITES = 10  # sites with two claims of a source before its site-level error is judged
+ANCHOR_MIN_REPORTS = 10  # value claims before a source's bias counts toward the common level (_centred)
 
 
 def learning_sample(site_sources: Iterable[tuple[str, frozenset[str]]]) -> list[str]:
@@ -92,12 +104,14 @@ def _profiles_from(
         # Lags are learned separately (_learn_lags); the current one is kept.
         lag = getattr((prev or {}).get(src), "lag", 0) or 0
         bias, scale, n = 0.0, 1.0, 0
+        site_sd_v = 0.0
         rows = val.get(src, [])
         if len(rows):
             arr = np.asarray(rows, dtype=float)
             arr = arr[np.lexsort(arr.T[::-1])]
             r, pc, s0 = arr[:, 0], arr[:, 1], arr[:, 2]
             n = len(r)
+            site_sd_v = _between_site_sd(r, arr[:, 3])
             b_hat = float(np.median(r))
             bias = float(np.clip(b_hat * n / (n + SHRINK_N), *BIAS_RANGE))
             z2 = np.minimum(np.maximum((r - b_hat) ** 2 - pc, 0.0) / s0**2, Z2_CAP)
@@ -105,12 +119,14 @@ def _profiles_from(
             scale = float(np.clip(np.sqrt(s2), *SCALE_RANGE))
         gap = spread = beps = None
         nb = 0
+        site_sd_b = 0.0
         g = bnd.get(src, [])
         if len(g):
             garr = np.asarray(g, dtype=float)
             garr = garr[np.lexsort(garr.T[::-1])]
             ga, gz, ge = garr[:, 0], garr[:, 1], garr[:, 2]
             nb = len(ga)
+            site_sd_b = _between_site_sd(ga, garr[:, 4])
             med = float(np.median(ga))
             mad = float(np.median(np.abs(ga - med))) * 1.4826
             w = nb / (nb + SHRINK_N)
@@ -130,6 +146,8 @@ def _profiles_from(
             n_bounds=nb,
             bound_eps=None if beps is None else round(beps, 6),
             lag=lag,
+            site_sd=round(site_sd_v, 6),
+            bound_site_sd=round(site_sd_b, 6),
         )
     return out
 
@@ -149,10 +167,11 @@ def learn_source_profiles(
     read only those); choosing again from a sample would not give the same sites.
 
     ``learn_lags`` is off by default: learned lags cut the error a lot (MAPE
-    ratio vs the latest report 0.36/0.44/0.37 -> 0.24/0.33/0.28 on the shared
+    ratio vs the latest report 0.36/0.44/0.37 -> 0.25/0.33/0.28 on the shared
     synthetic scenarios) but the bands, sized for lag-blind estimates, then
-    cover the truth too often (0.96 on synthetic-1); they need recalibrating
-    (a per-source systematic error term) before lags can be on.
+    cover the truth too often (0.96 on synthetic-1, 0.96 median on simulated
+    "inflating" mixes); the band's time growth needs recalibrating before lags
+    can be on.
     """
     if rounds is None:
         rounds = LEARN_ROUNDS_WITH_LAGS if learn_lags else LEARN_ROUNDS
@@ -169,6 +188,79 @@ def learn_source_profiles(
     finally:
         if gc_on:
             gc.enable()
+
+
+def _between_site_sd(resid: np.ndarray, site: np.ndarray) -> float:
+    """Sd of a source's error that stays with a site (one-way random effects, moments).
+
+    A source's claims about one site share part of their error: a governor who
+    inflates one camp more than the others, a "more than 500" said week after
+    week of a camp of 900. Claims sharing it do not average it away, so the
+    band must carry it (see results: the systematic term). Estimated as the
+    spread of the per-site mean residuals beyond what the within-site scatter
+    explains, residuals winsorised at 4 MADs, shrunk toward 0 with SHRINK_N
+    pseudo-sites; 0 when too few sites have two claims. It comes out low when
+    the source dominates its sites: the leave-one-out consensus still leans on
+    the source's other claims there (a site-level sd of 0.2 is seen as ≈0.13).
+    """
+    med = float(np.median(resid))
+    mad = max(float(np.median(np.abs(resid - med))) * 1.4826, 1e-3)
+    r = np.clip(resid, med - 4.0 * mad, med + 4.0 * mad)
+    _, inv, cnt = np.unique(site, return_inverse=True, return_counts=True)
+    inv = inv.reshape(-1)
+    multi = cnt >= 2
+    if int(multi.sum()) < SITE_SD_MIN_SITES:
+        return 0.0
+    means = np.bincount(inv, weights=r) / cnt
+    within = float(((r - means[inv]) ** 2).sum()) / max(1, int((cnt[multi] - 1).sum()))
+    m = means[multi]
+    between = float(np.var(m, ddof=1)) - within * float(np.mean(1.0 / cnt[multi]))
+    k = len(m)
+    return float(np.sqrt(max(0.0, between) * k / (k + SHRINK_N)))
+
+
+def _centred(
+    profiles: dict[str, SourceProfile], val: Mapping[str, np.ndarray], bnd: Mapping[str, np.ndarray]
+) -> dict[str, SourceProfile]:
+    """Shift every learned figure so that the value sources' typical bias is zero.
+
+    Biases and gaps are learned against a consensus built from the same
+    sources: if the consensus sits a factor too high, every source looks that
+    much too low and every "up to" bound that much closer, and the next pass
+    rebuilds the same consensus from the corrected claims. A shift common to all
+    sources cannot be seen in the data; only the shrinkage of each bias toward
+    zero pulls it back, slowly. So the shift is pinned by assumption: the
+    precision-weighted median bias of the sources giving figures (repeats left
+    out) is zero. One or two inflating sources then stay out of line, as they
+    should, and the honest majority, weighted toward exact counts, sets the level.
+    """
+    anchors = [
+        (profiles[src].log_bias, float(np.sum(1.0 / np.asarray(rows)[:, 2] ** 2)))
+        for src, rows in sorted(val.items())
+        if not src.endswith(REPEAT_SUFFIX) and len(rows) >= ANCHOR_MIN_REPORTS
+    ]
+    if not anchors:
+        return profiles
+    anchors.sort()
+    biases = np.array([bias for bias, _ in anchors])
+    cum = np.cumsum([w for _, w in anchors])
+    shift = float(biases[int(np.searchsorted(cum, 0.5 * cum[-1]))])  # weighted median
+    if abs(shift) < 1e-6:
+        return profiles
+    out = {}
+    for src, p in profiles.items():
+        changes: dict = {}
+        if p.n:
+            changes["log_bias"] = round(float(np.clip(p.log_bias - shift, *BIAS_RANGE)), 6)
+        if p.bound_gap is not None and src in bnd:
+            # The consensus moves by +shift (each bias by -shift): a lower bound's gap
+            # (consensus - bound) by +shift, an upper bound's (bound - consensus) by -shift;
+            # a source giving both, by the balance.
+            upper_share = float(np.mean(np.asarray(bnd[src])[:, 3] < 0))
+            gap = p.bound_gap + (1.0 - 2.0 * upper_share) * shift
+            changes["bound_gap"] = round(max(BOUND_GAP_MIN, gap), 6)
+        out[src] = dataclasses.replace(p, **changes) if changes else p
+    return out
 
 
 def _learn(
@@ -195,6 +287,7 @@ def _learn(
             p_cav = cat([sf.fit.p_cav for sf in fits])
             z = cat([sf.fit.z for sf in fits])
             geps = cat([sb.b_eps for sb in statics])  # same order: usable reports, site-major
+            site_no = np.repeat(np.arange(len(fits)), [len(sf.obs) for sf in fits]).astype(float)
             ok = p_cav <= MAX_CAV_VAR
             sgn = np.where(kind == LOWER, 1.0, -1.0)
             isv = kind == VALUE
@@ -204,11 +297,11 @@ def _learn(
                 mv = ok & (inv == j)
                 a = mv & isv
                 if a.any():
-                    val[src] = np.column_stack((y_raw[a] - m_cav[a], p_cav[a], sigma0[a]))
+                    val[src] = np.column_stack((y_raw[a] - m_cav[a], p_cav[a], sigma0[a], site_no[a]))
                 b = mv & ~isv
                 if b.any():
-                    bnd[src] = np.column_stack((sgn[b] * (m_cav[b] - y_raw[b]), z[b], geps[b]))
-        profiles = _profiles_from(val, bnd, profiles)
+                    bnd[src] = np.column_stack((sgn[b] * (m_cav[b] - y_raw[b]), z[b], geps[b], sgn[b], site_no[b]))
+        profiles = _centred(_profiles_from(val, bnd, profiles), val, bnd)
         if learn_lags and round_no < rounds - 1:
             # Before the next pass, so that bias and noise are learned on lag-corrected
             # claims; again after it, as the others' own lags shift the consensus.

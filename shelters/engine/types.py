@@ -81,6 +81,11 @@ class SourceProfile:
     # ``lag`` days before their as_of date (registration lists lag, news
     # agencies repeat old figures).  Learned against the other sources.
     lag: int = 0
+    # Sd (log) of the part of the source's error that stays with a site from one
+    # report to the next, for its value claims and for its bounds' distance:
+    # claims sharing it do not average it away, so the band carries it.
+    site_sd: float = 0.0
+    bound_site_sd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """Staff in the admin: real requests through the admin with a logged-in user."""
 
+import re
 from datetime import date
 
 from django.contrib.auth.models import Permission
@@ -294,3 +295,23 @@ def test_a_new_schedule_gets_its_beat_task(staff_client, db):
     task = schedule.periodic_task
     assert task.task == "shelters.tasks.run_count_report_schedule"
     assert task.crontab.day_of_week == "1" and f'"schedule_id": {schedule.pk}' in task.kwargs
+
+
+def test_source_reliability_list_shows_what_was_learned(client, charlie):
+    from django.utils import timezone
+
+    from shelters.models import Source, SourceReliability
+
+    source = Source.objects.create(slug="governor", name="Governor", grade="B")
+    SourceReliability.objects.create(
+        source=source,
+        profile={"source": "governor", "log_bias": 0.336, "noise_scale": 0.8, "n": 40, "site_sd": 0.12},
+        engine_version="3.1.0",
+        learned_at=timezone.now(),
+    )
+    client.force_login(charlie)
+    html = client.get(reverse("admin:shelters_sourcereliability_changelist")).content.decode()
+    assert "Error that stays with a site (±)" in html
+    cells = re.findall(r'<td class="field-(\w+)[^"]*">([^<]*)</td>', html)
+    assert ("bias", "1.40") in cells
+    assert ("site_error", "13%") in cells  # exp(0.12) - 1
