@@ -196,7 +196,7 @@ def _scan_py(
     acc_r[s, :k_max] = ra[::-1]
 
 
-def _systematic_var(sfs, n_s, src, vals, idx, pos, tot) -> np.ndarray | float:
+def _systematic_var(sfs, r_off, src, used, idx, share) -> np.ndarray | float:
     """Variance of the day's estimate from its sources' site-level errors.
 
     The smoother treats every claim's error as independent, so five claims of
@@ -205,17 +205,14 @@ def _systematic_var(sfs, n_s, src, vals, idx, pos, tot) -> np.ndarray | float:
     estimate, a weighted mean of the claims (the contributions' weights), carries
     sum over sources of (the source's total weight x its site-level sd)^2. A
     source and its repeats share it. Taken over the day's top contributions,
-    which hold nearly all of the weight.
+    which hold nearly all of the weight (``share``: each one's share of the day).
     """
     sd_all = np.concatenate([sf.obs.site_sd for sf in sfs])
     if not sd_all.any():
         return 0.0
-    used = vals >= 0
-    r_off = np.concatenate(([0], np.cumsum(n_s)[:-1]))
     g = r_off[:, None, None] + np.where(used, idx, 0)
-    share = np.where(used & pos[..., None], vals / np.where(pos, tot, 1.0)[..., None], 0.0)
-    a = share * sd_all[g]
-    s_top = np.where(used, src[g], -1 - np.arange(vals.shape[-1]))
+    a = np.where(used, share, 0.0) * sd_all[g]
+    s_top = np.where(used, src[g], -1 - np.arange(used.shape[-1]))
     same = s_top[..., :, None] == s_top[..., None, :]
     return np.einsum("...i,...ij,...j->...", a, same, a)
 
@@ -428,7 +425,8 @@ def _batch(sfs: list, c) -> list:
     idx = np.take_along_axis(np.concatenate((li, ri), axis=-1), o, -1)
     pos = tot > 0
     wn = np.where(pos[..., None], vals / np.where(pos, tot, 1.0)[..., None], 0.0)
-    sys_var = _systematic_var(sfs, n_s, src, vals, idx, pos, tot)
+    r_off = np.concatenate(([0], np.cumsum(n_s)))[:-1]  # each site's first report in the batch columns
+    sys_var = _systematic_var(sfs, r_off, src, vals >= 0, idx, wn)
     keep = wn >= c.CONTRIB_MIN
     n_keep = keep.sum(axis=-1)
     wn = np.where(keep, wn, 0.0)
@@ -504,7 +502,6 @@ def _batch(sfs: list, c) -> list:
     out_day = (t >= offs[:, None]) & (t < d_s[:, None])  # output days, row-major
     nk = np.where(out_day, n_keep, 0)
     mask = np.arange(top)[None, None, :] < nk[..., None]
-    r_off = np.concatenate(([0], np.cumsum(n_s)))[:-1]
     flat = (idx + r_off[:, None, None])[mask].tolist()
     all_keys = [k for sf in sfs for k in sf.obs.keys]
     kk = _pick_all(all_keys, flat)

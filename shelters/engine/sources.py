@@ -235,7 +235,7 @@ def _centred(
     should, and the honest majority, weighted toward exact counts, sets the level.
     """
     anchors = [
-        (profiles[src].log_bias, float(np.sum(1.0 / np.asarray(rows)[:, 2] ** 2)))
+        (profiles[src].log_bias, float(np.sum(1.0 / rows[:, 2] ** 2)))
         for src, rows in sorted(val.items())
         if not src.endswith(REPEAT_SUFFIX) and len(rows) >= ANCHOR_MIN_REPORTS
     ]
@@ -256,7 +256,7 @@ def _centred(
             # The consensus moves by +shift (each bias by -shift): a lower bound's gap
             # (consensus - bound) by +shift, an upper bound's (bound - consensus) by -shift;
             # a source giving both, by the balance.
-            upper_share = float(np.mean(np.asarray(bnd[src])[:, 3] < 0))
+            upper_share = float(np.mean(bnd[src][:, 3] < 0))
             gap = p.bound_gap + (1.0 - 2.0 * upper_share) * shift
             changes["bound_gap"] = round(max(BOUND_GAP_MIN, gap), 6)
         out[src] = dataclasses.replace(p, **changes) if changes else p
