@@ -14,16 +14,20 @@ class IdempotencyKey(models.Model):
         IN_PROGRESS = "in_progress", _("In progress")
         DONE = "done", _("Done")
 
-    organization = models.ForeignKey("shelters.Organization", on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=200)
+    organization = models.ForeignKey(
+        "shelters.Organization", on_delete=models.CASCADE, related_name="+", verbose_name=_("organisation")
+    )
+    key = models.CharField(_("idempotency key"), max_length=200)
     # SHA-256 of method, path and body: the same key with another request is refused.
-    fingerprint = models.CharField(max_length=64)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
+    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "key"],

@@ -1,5 +1,6 @@
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from api.views.count_reports import CountReportViewSet
@@ -31,8 +32,15 @@ router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # Both pages run under the site's Content-Security-Policy: Swagger UI's
+    # start-up script is served as a file of its own (the "split" view), not
+    # inline; ReDoc searches in a web worker it creates from a blob: URL.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        "redoc/",
+        csp_update({"worker-src": ["'self'", "blob:"]})(SpectacularRedocView.as_view(url_name="api:schema")),
+        name="redoc",
+    ),
     path("v1/whoami/", whoami, name="whoami"),
     path("v1/", include(router.urls)),
 ]

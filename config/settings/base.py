@@ -346,8 +346,6 @@ _TILE_ORIGIN = _origin(env.str("SHELTERS_MAP_TILE_URL", default=""))
 # inline script, no CDN); inline styles are allowed because the admin uses them.
 # Images may also come from the map's tile server when one is set.
 CONTENT_SECURITY_POLICY = {
-    # Swagger UI and ReDoc (third-party pages) start themselves with inline scripts and workers.
-    "EXCLUDE_URL_PREFIXES": ["/api/docs/", "/api/redoc/"],
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],

@@ -161,14 +161,16 @@ class CountReport(ScopedCountReport):
 class CountReportSite(models.Model):
     """One site's figures as a count report stated them (on the period's last day)."""
 
-    report = models.ForeignKey(CountReport, on_delete=models.CASCADE, related_name="site_rows")
+    report = models.ForeignKey(
+        CountReport, on_delete=models.CASCADE, related_name="site_rows", verbose_name=_("count report")
+    )
     # PROTECT: a site named in a report cannot vanish from it (the figures are frozen).
-    site = models.ForeignKey("shelters.Site", on_delete=models.PROTECT, related_name="+")
-    estimate = models.PositiveIntegerField(null=True)
-    low = models.PositiveIntegerField(null=True)
-    high = models.PositiveIntegerField(null=True)
-    flags = models.JSONField(default=list, blank=True)
-    previous_estimate = models.PositiveIntegerField(null=True)
+    site = models.ForeignKey("shelters.Site", on_delete=models.PROTECT, related_name="+", verbose_name=_("site"))
+    estimate = models.PositiveIntegerField(_("estimate"), null=True)
+    low = models.PositiveIntegerField(_("low"), null=True)
+    high = models.PositiveIntegerField(_("high"), null=True)
+    flags = models.JSONField(_("flags"), default=list, blank=True)
+    previous_estimate = models.PositiveIntegerField(_("previous estimate"), null=True)
 
     class Meta:
         verbose_name = _("count report site")

@@ -13,7 +13,11 @@ class ReconciliationState(models.Model):
     """
 
     site = models.OneToOneField(
-        "shelters.Site", on_delete=models.CASCADE, primary_key=True, related_name="reconciliation"
+        "shelters.Site",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="reconciliation",
+        verbose_name=_("site"),
     )
     pending = models.BooleanField(_("run queued"), default=False)
     requested_at = models.DateTimeField(_("requested at"), null=True, blank=True)
@@ -54,7 +58,11 @@ class SourceReliability(models.Model):
     """
 
     source = models.OneToOneField(
-        "shelters.Source", on_delete=models.CASCADE, primary_key=True, related_name="reliability"
+        "shelters.Source",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="reliability",
+        verbose_name=_("source"),
     )
     # The engine's SourceProfile as a dict: its fields belong to the engine version.
     profile = models.JSONField(_("learned profile"))

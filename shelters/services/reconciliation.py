@@ -245,7 +245,10 @@ def _store_latest(site_ids: list[int], results: dict[int, engine.SiteResult]) ->
 
 
 def refresh_latest_estimates(*, site_ids: list[int]) -> None:
-    """Copy each site's most recent estimate onto its reconciliation state (the read model of the sites list)."""
+    """Copy each site's most recent stored estimate onto its reconciliation state (the sites list's read model).
+
+    Runs write the read model from their results (``_store_latest``); this
+    rebuilds it from the stored rows, for estimates written by other means."""
     _ensure_states(site_ids)
     # Each site's newest day from the (site, date) index in one grouped query;
     # a correlated subquery per estimate row cost more than the run's writes.

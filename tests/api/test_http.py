@@ -86,7 +86,7 @@ def _estimates(site: Site) -> None:
             engine_version="t",
             computed_at="2025-03-20T00:00:00Z",
         )
-    refresh_latest_estimates(site_ids=[site.pk])  # what every reconciliation run does
+    refresh_latest_estimates(site_ids=[site.pk])  # the read model, as a run leaves it
 
 
 def test_site_estimates_for_a_date_range(alice_api, demo):

@@ -61,7 +61,7 @@ def test_a_new_latest_estimate_shows_at_once(alice_api, demo, cached_pages, djan
         computed_at="2025-03-20T00:00:00Z",
     )
     with django_capture_on_commit_callbacks(execute=True):
-        refresh_latest_estimates(site_ids=[demo.pk])  # what every reconciliation run does
+        refresh_latest_estimates(site_ids=[demo.pk])  # the read model, as a run leaves it
     page, _ = _site_queries(alice_api)
     latest = {row["code"]: row["latest_estimate"] for row in page["results"]}[demo.code]
     assert latest["estimate"] == 7777 and latest["date"] == "2025-03-20"

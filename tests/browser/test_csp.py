@@ -59,6 +59,34 @@ def test_admin_pages_work_under_the_content_security_policy(page, live_server, h
     assert csp_violations == []
 
 
+# ReDoc's sidebar links to its maker with a logo from their CDN; the policy
+# blocks it (nothing is loaded from elsewhere) and ReDoc hides the broken image.
+REDOC_LOGO_BLOCKED = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+def _directives(policy: str) -> dict[str, str]:
+    """A Content-Security-Policy header as {directive: sources} (their order varies)."""
+    pairs = (part.strip().partition(" ") for part in policy.split(";") if part.strip())
+    return {name: sources for name, _, sources in pairs}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_docs_work_under_the_content_security_policy(page, live_server, csp_violations):
+    response = page.goto(f"{live_server.url}/api/docs/")
+    assert _directives(response.headers["content-security-policy"])["script-src"] == "'self'"
+    assert "Shelter tracking API" in page.wait_for_selector(".swagger-ui .info .title").inner_text()
+    page.wait_for_selector(".opblock-tag-section .opblock")  # the operations, read from /api/schema/
+    assert csp_violations == []
+
+    response = page.goto(f"{live_server.url}/api/redoc/")
+    policy = _directives(response.headers["content-security-policy"])
+    assert policy["script-src"] == "'self'" and policy["worker-src"] == "'self' blob:"
+    assert "Shelter tracking API" in page.wait_for_selector("h1").inner_text()
+    page.fill("input[placeholder='Search...']", "departure")  # ReDoc searches in a blob: worker
+    page.get_by_text("v1_departure_notices_list").first.wait_for()
+    assert [v for v in csp_violations if REDOC_LOGO_BLOCKED not in v] == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_good_login_through_the_form_clears_earlier_failures(page, live_server, coordinator, csp_violations):
     page.goto(f"{live_server.url}/admin/login/")
