@@ -170,13 +170,13 @@ def test_a_source_error_that_stays_with_a_site_is_learned_and_widens_the_band() 
     assert math.log(last_wide.high / last_wide.low) > 1.3 * math.log(last_narrow.high / last_narrow.low)
 
 
-def test_lags_are_learned_against_the_other_sources_when_asked() -> None:
+def test_lags_are_learned_against_the_other_sources() -> None:
     # The "inflating" mix: a registration list two days behind, three current sources.
     sites, truth, until = simulate("inflating", 102)
-    blind = learn_source_profiles(sites, until=until)
-    assert {profile.lag for profile in blind.values()} == {0}  # off by default
+    blind = learn_source_profiles(sites, until=until, learn_lags=False)
+    assert {profile.lag for profile in blind.values()} == {0}
 
-    learned = learn_source_profiles(sites, until=until, learn_lags=True)
+    learned = learn_source_profiles(sites, until=until)  # on by default
     assert learned["registry"].lag == 2
     assert learned["registry" + REPEAT_SUFFIX].lag == 2  # a repeated figure is at least as old
     assert {learned[source].lag for source in ("governor", "social", "ngo")} == {0}
