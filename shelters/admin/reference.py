@@ -88,7 +88,7 @@ class ReconciliationStateAdmin(ReadOnlyAdmin):
 
 @admin.register(SourceReliability)
 class SourceReliabilityAdmin(ReadOnlyAdmin):
-    list_display = ("source", "bias", "noise", "site_error", "based_on", "engine_version", "learned_at")
+    list_display = ("source", "bias", "noise", "site_error", "lag", "based_on", "engine_version", "learned_at")
     list_select_related = ("source",)
 
     @admin.display(description=_("bias (× the consensus)"))
@@ -105,6 +105,12 @@ class SourceReliabilityAdmin(ReadOnlyAdmin):
         # factor): the band does not shrink it away however often the source reports.
         sd = max(reliability.profile.get("site_sd", 0.0), reliability.profile.get("bound_site_sd", 0.0))
         return f"{math.expm1(sd):.0%}"
+
+    @admin.display(description=_("lag (days)"))
+    def lag(self, reliability: SourceReliability) -> int:
+        # A registration list describing the camp of two days ago: its claims are read on
+        # the day they describe. Relative: only differences between sources show in the data.
+        return reliability.profile.get("lag", 0)
 
     @admin.display(description=_("reports learned from"))
     def based_on(self, reliability: SourceReliability) -> int:

@@ -305,8 +305,8 @@ def test_source_reliability_list_shows_what_was_learned(client, charlie):
     source = Source.objects.create(slug="governor", name="Governor", grade="B")
     SourceReliability.objects.create(
         source=source,
-        profile={"source": "governor", "log_bias": 0.336, "noise_scale": 0.8, "n": 40, "site_sd": 0.12},
-        engine_version="3.1.0",
+        profile={"source": "governor", "log_bias": 0.336, "noise_scale": 0.8, "n": 40, "site_sd": 0.12, "lag": 2},
+        engine_version="3.2.0",
         learned_at=timezone.now(),
     )
     client.force_login(charlie)
@@ -315,3 +315,4 @@ def test_source_reliability_list_shows_what_was_learned(client, charlie):
     cells = re.findall(r'<td class="field-(\w+)[^"]*">([^<]*)</td>', html)
     assert ("bias", "1.40") in cells
     assert ("site_error", "13%") in cells  # exp(0.12) - 1
+    assert ("lag", "2") in cells
