@@ -26,8 +26,8 @@ Two more figures per pass:
   band carries as a systematic term (results._systematic_var).
 
 Lags (a registration list describing the camp two days ago; ``learn_lags``,
-on by default, see ``learn_source_profiles``) are learned between passes, per source, against the other
-sources only: the sites are fitted again without the source, and each of its
+on by default, see ``learn_source_profiles``) are learned between passes,
+per source, against the other sources only: the sites are fitted again without the source, and each of its
 value claims is compared with that consensus on its own day and on each of
 the ``MAX_LAG`` days before.  Arrivals and departures make the right shift
 stand out (a lagging list trails every wave); on quiet days all shifts look

@@ -186,6 +186,17 @@ def test_lags_are_learned_against_the_other_sources() -> None:
     assert with_lags["mape"] < 0.9 * lag_blind["mape"]
 
 
+def test_a_lag_is_still_found_from_a_stride_of_the_sites(monkeypatch) -> None:
+    # Past LAG_MAX_SITES sites per source, only an even stride of them is refitted.
+    from shelters.engine import sources
+
+    sites, _, until = simulate("inflating", 102, n_sites=120)
+    monkeypatch.setattr(sources, "LAG_MAX_SITES", 30)
+    learned = learn_source_profiles(sites, until=until)
+    assert learned["registry"].lag == 2
+    assert {learned[source].lag for source in ("governor", "social", "ngo")} == {0}
+
+
 def test_simulate_sites_shape_and_public_profile_targets() -> None:
     sim = simulate_sites(20, days=60, seed=7)
     assert len(sim) == 20
