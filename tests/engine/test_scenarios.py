@@ -19,6 +19,7 @@ from shelters.engine import (
     reconcile_all,
     reconcile_many,
     reconcile_site,
+    sources,
 )
 from shelters.engine.reconcile import REPEAT_SUFFIX
 from shelters.engine.scenario import load_scenario, write_estimates
@@ -188,8 +189,6 @@ def test_lags_are_learned_against_the_other_sources() -> None:
 
 def test_a_lag_is_still_found_from_a_stride_of_the_sites(monkeypatch) -> None:
     # Past LAG_MAX_SITES sites per source, only an even stride of them is refitted.
-    from shelters.engine import sources
-
     sites, _, until = simulate("inflating", 102, n_sites=120)
     monkeypatch.setattr(sources, "LAG_MAX_SITES", 30)
     learned = learn_source_profiles(sites, until=until)
