@@ -24,7 +24,7 @@ from .types import (
     SourceProfile,
 )
 
-ENGINE_VERSION = "3.2.0"
+ENGINE_VERSION = "3.2.1"
 
 
 def reconcile_all(sites: Iterable[SiteInput], *, until: date) -> tuple[dict[str, SourceProfile], list[SiteResult]]:
