@@ -29,11 +29,12 @@ Lags (a registration list describing the camp two days ago; ``learn_lags``,
 on by default, see ``learn_source_profiles``) are learned between passes,
 per source, against the other sources only: the sites are fitted again
 without the source, and each of its value claims is compared with that
-consensus on its own day and on each of the ``MAX_LAG`` days before.  Arrivals and departures make the right shift
-stand out (a lagging list trails every wave); on quiet days all shifts look
-alike, so a lag is adopted only when it clearly explains the claims better.
-Judging a source against a consensus that contains it would always favour
-the lag it already has.
+consensus on its own day and on each of the ``MAX_LAG`` days before.
+Arrivals and departures make the right shift stand out (a lagging list
+trails every wave); on quiet days all shifts look alike, so a lag is adopted
+only when it clearly explains the claims better (``LAG_MIN_GAIN``). Judging
+a source against a consensus that contains it would always favour the lag it
+already has.
 """
 
 from __future__ import annotations
