@@ -146,7 +146,10 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
 LANGUAGES = [("en", _("English")), ("ar", _("Arabic"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our catalogue first (it wins where both translate a string), then Arabic for
+# third-party apps that ship none (django-celery-beat's admin: count report
+# schedules link to its periodic tasks). makemessages writes to the first.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_vendor"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -2,18 +2,23 @@
 catalogue is complete (no untranslated or fuzzy entries)."""
 
 import ast
+import gettext
+import os
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import django_celery_beat
 import pytest
 from django.apps import apps
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
-from shelters.models import PopulationReport, ReportStatus, Site
+from shelters.models import CountReportSchedule, PopulationReport, ReportStatus, Site
+from shelters.services.count_reports import count_report_schedule_save
 
 CATALOGUE = settings.BASE_DIR / "locale" / "ar" / "LC_MESSAGES" / "django.po"
 ARABIC = re.compile(r"[\u0600-\u06FF]")
@@ -133,3 +138,69 @@ def test_every_field_label_of_our_models_is_arabic():
             if english == arabic and english not in KEPT_LABELS:
                 untranslated.append(f"{model.__name__}.{field.name}")
     assert untranslated == []
+
+
+# --- Third-party admin pages staff use: django-celery-beat ---------------------
+
+VENDOR_CATALOGUE = settings.BASE_DIR / "locale_vendor" / "ar" / "LC_MESSAGES" / "django.po"
+
+
+def test_periodic_task_pages_speak_arabic(client, charlie):
+    """A count report schedule links to its periodic task: that page, and the
+    admin index naming the app, are in Arabic too."""
+    schedule = count_report_schedule_save(schedule=CountReportSchedule(name="daily", period_kind="day"))
+    client.force_login(charlie)
+    with translation.override("ar"):
+        index = client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="ar").content.decode()
+        page = client.get(
+            reverse("admin:django_celery_beat_periodictask_change", args=[schedule.periodic_task_id]),
+            HTTP_ACCEPT_LANGUAGE="ar",
+        ).content.decode()
+    assert "المهام الدورية" in index  # the app's name
+    assert "Periodic Tasks" not in index
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert "مهمة دورية" in title
+    for label in ("جدول Cron", "الوسائط الموضعية", "مفعَّلة", "خيارات التنفيذ"):
+        assert label in page, label
+    for english in ("Crontab Schedule", "Positional Arguments", "Execution Options"):
+        assert english not in page, english
+
+
+def test_vendor_catalogue_is_arabic_and_compiled():
+    """Every entry translated into Arabic, and the committed .mo says the same as the .po."""
+    entries = _entries(VENDOR_CATALOGUE.read_text(encoding="utf-8"))
+    assert "Language: ar\n" in entries[0]["fields"]["msgstr"]
+    with VENDOR_CATALOGUE.with_suffix(".mo").open("rb") as handle:
+        compiled = gettext.GNUTranslations(handle)
+    assert len(entries) > 100
+    for entry in entries[1:]:
+        fields = entry["fields"]
+        assert "fuzzy" not in entry["flags"], fields["msgid"]
+        if "msgid_plural" in fields:
+            for n, form in ((1, 1), (2, 2), (5, 3), (11, 4), (100, 5)):
+                assert ARABIC.search(fields[f"msgstr[{form}]"]), fields["msgid"]
+                assert compiled.ngettext(fields["msgid"], fields["msgid_plural"], n) == fields[f"msgstr[{form}]"]
+        else:
+            assert ARABIC.search(fields["msgstr"]), fields["msgid"]
+            assert compiled.gettext(fields["msgid"]) == fields["msgstr"], fields["msgid"]
+
+
+@pytest.mark.skipif(not shutil.which("xgettext"), reason="needs GNU gettext (.ci/run installs it)")
+def test_vendor_catalogue_matches_installed_celery_beat(tmp_path):
+    """After an upgrade of django-celery-beat, a new label would show in English:
+    extract the installed package's strings and compare."""
+    package = Path(django_celery_beat.__file__).parent
+    copy = tmp_path / "django_celery_beat"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "locale", "static"))
+    (copy / "locale").mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "django", "makemessages", "--locale", "ar"],
+        cwd=copy,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": ""},
+    )
+    extracted = _entries((copy / "locale" / "ar" / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8"))
+    committed = _entries(VENDOR_CATALOGUE.read_text(encoding="utf-8"))
+    assert _msgids(extracted) - _msgids(committed) == set(), "new in django-celery-beat, not translated"
+    assert _msgids(committed) - _msgids(extracted) == set(), "no longer in django-celery-beat"
