@@ -55,3 +55,7 @@ class APIToken(AuthToken):
         proxy = True
         verbose_name = _("API token")
         verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        # Knox's names the token by its digest, which then shows in every admin message.
+        return f"{self.token_key}… ({self.user})"

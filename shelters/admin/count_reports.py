@@ -8,6 +8,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from shelters.models import CountReport, CountReportSchedule, Scope
 from shelters.services.count_reports import (
@@ -48,7 +49,8 @@ class CountReportScheduleAdmin(admin.ModelAdmin):
 
 class CountReportRequestForm(forms.ModelForm):
     day = forms.DateField(
-        label=_("Day"),
+        # In context: django-celery-beat's "Day" (an interval's unit) reads differently in Arabic.
+        label=pgettext_lazy("the day a count report is about", "Day"),
         initial=date.today,
         help_text=_("The day reported on; for a week, any day of that week (Monday to Sunday)."),
     )

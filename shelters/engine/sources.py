@@ -344,12 +344,13 @@ def _learn_lags(
     # Only lags relative to each other show in the data: the most current source is taken as lag 0
     # (otherwise every source could drift older together from one pass to the next).
     # Known limit: when the only current source giving figures is noisy (a rounding news agency),
-    # it cannot anchor the others and they come out a day short. On the shared synthetic-2 and -3
-    # the list and the NGO are learned at 1 and 0 days, truly 2 and 1: with the true lags their
-    # MAPE ratios would be 0.224 and 0.214 instead of 0.335 and 0.276 (bands then too wide, 0.96).
-    # Searching leads as well as lags, or choosing lags by the whole model's fit, learned the
-    # public-like simulations right but not these files. There the current "more than" bounds are
-    # the only other anchor, and they carry little timing.
+    # it cannot anchor the others and they come out a day short. In the shared scenarios
+    # ../shared/scenarios/synthetic-2 and -3 the registration list and the NGO are learned at 1 and
+    # 0 days; against truth.csv they are 2 and 1. Given the true lags, the MAPE ratio vs the latest
+    # report would be 0.224 and 0.214 instead of 0.335 and 0.276, with 90 % band coverage 0.96
+    # (BAND_Z would need recalibrating). Searching leads as well as lags, or choosing lags by the
+    # whole model's leave-one-out fit, learned the simulated public-like mixes right but not these
+    # files; the current "more than" bounds, the only other anchor there, carry little timing.
     floor = min(learned.values(), default=0)
     out = dict(profiles)
     for source, lag in learned.items():

@@ -179,12 +179,26 @@ def test_vendor_catalogue_is_arabic_and_compiled():
         fields = entry["fields"]
         assert "fuzzy" not in entry["flags"], fields["msgid"]
         if "msgid_plural" in fields:
-            for n, form in ((1, 1), (2, 2), (5, 3), (11, 4), (100, 5)):
+            for n, form in ((0, 0), (1, 1), (2, 2), (5, 3), (11, 4), (100, 5)):
                 assert ARABIC.search(fields[f"msgstr[{form}]"]), fields["msgid"]
                 assert compiled.ngettext(fields["msgid"], fields["msgid_plural"], n) == fields[f"msgstr[{form}]"]
         else:
             assert ARABIC.search(fields["msgstr"]), fields["msgid"]
             assert compiled.gettext(fields["msgid"]) == fields["msgstr"], fields["msgid"]
+
+
+def test_our_catalogue_does_not_override_the_vendor_translations():
+    """Ours comes first in LOCALE_PATHS: the same English word translated
+    differently there would replace the vendor's (our "Day" of a count report
+    once turned an interval's "every day" into "all day"). Use a context."""
+    ours = {e["fields"]["msgid"]: e["fields"] for e in _entries(CATALOGUE.read_text(encoding="utf-8"))[1:]}
+    for entry in _entries(VENDOR_CATALOGUE.read_text(encoding="utf-8"))[1:]:
+        fields = entry["fields"]
+        mine = ours.get(fields["msgid"])
+        if mine is not None and "msgctxt" not in mine:
+            assert mine.get("msgstr") == fields.get("msgstr"), fields["msgid"]
+    with translation.override("ar"):
+        assert translation.gettext("Day") == "يوم"
 
 
 @pytest.mark.skipif(not shutil.which("xgettext"), reason="needs GNU gettext (.ci/run installs it)")
