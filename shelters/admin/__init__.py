@@ -1,7 +1,16 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from . import count_reports, evidence, failed_tasks, reference, reports, reviews, sites  # noqa: F401  (registers the model admins)
+from . import (  # noqa: F401  (registers the model admins)
+    count_reports,
+    evidence,
+    failed_tasks,
+    periodic_tasks,
+    reference,
+    reports,
+    reviews,
+    sites,
+)
 
 admin.site.site_header = _("Shelter tracking")
 admin.site.site_title = _("Shelter tracking")

@@ -18,6 +18,8 @@ from shelters.services.count_reports import (
     period_containing,
 )
 
+from .periodic_tasks import describe_crontab
+
 
 @admin.register(CountReportSchedule)
 class CountReportScheduleAdmin(admin.ModelAdmin):
@@ -34,7 +36,7 @@ class CountReportScheduleAdmin(admin.ModelAdmin):
             return _("06:00 UTC every day (Mondays for a weekly report); editable once saved")
         task = schedule.periodic_task
         url = reverse("admin:django_celery_beat_periodictask_change", args=[task.pk])
-        return format_html('<a href="{}">{}</a>', url, str(task.crontab) if task.crontab else task.name)
+        return format_html('<a href="{}">{}</a>', url, describe_crontab(task.crontab) if task.crontab else task.name)
 
     @admin.display(description=_("enabled"), boolean=True)
     def enabled(self, schedule: CountReportSchedule) -> bool:

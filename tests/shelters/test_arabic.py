@@ -16,7 +16,9 @@ from django.apps import apps
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
+from django_celery_beat.models import CrontabSchedule
 
+from shelters.admin.periodic_tasks import describe_crontab
 from shelters.models import CountReportSchedule, PopulationReport, ReportStatus, Site
 from shelters.services.count_reports import count_report_schedule_save
 
@@ -197,8 +199,9 @@ def test_our_catalogue_does_not_override_the_vendor_translations():
         mine = ours.get(fields["msgid"])
         if mine is not None and "msgctxt" not in mine:
             assert mine.get("msgstr") == fields.get("msgstr"), fields["msgid"]
+    word = "Day"  # a variable, so that makemessages does not collect it from this file
     with translation.override("ar"):
-        assert translation.gettext("Day") == "يوم"
+        assert translation.gettext(word) == "يوم"
 
 
 @pytest.mark.skipif(not shutil.which("xgettext"), reason="needs GNU gettext (.ci/run installs it)")
@@ -220,3 +223,38 @@ def test_vendor_catalogue_matches_installed_celery_beat(tmp_path):
     committed = _entries(VENDOR_CATALOGUE.read_text(encoding="utf-8"))
     assert _msgids(extracted) - _msgids(committed) == set(), "new in django-celery-beat, not translated"
     assert _msgids(committed) - _msgids(extracted) == set(), "no longer in django-celery-beat"
+
+
+def _crontab(**fields) -> CrontabSchedule:
+    values = {"minute": "0", "hour": "6", "day_of_week": "*", "day_of_month": "*", "month_of_year": "*"}
+    return CrontabSchedule.objects.create(**{**values, **fields}, timezone="UTC")
+
+
+def test_schedules_are_described_in_the_staff_language(db):
+    daily, monday, weekend = _crontab(), _crontab(day_of_week="1"), _crontab(minute="30", hour="18", day_of_week="6,0")
+    assert describe_crontab(daily) == "Every day at 06:00 (UTC)"
+    assert describe_crontab(monday) == "Every week on Monday at 06:00 (UTC)"
+    assert describe_crontab(weekend) == "Every week on Sunday, Saturday at 18:30 (UTC)"
+    with translation.override("ar"):
+        assert describe_crontab(daily) == "كل يوم الساعة 06:00 (UTC)"
+        assert describe_crontab(monday) == "كل أسبوع يوم الاثنين الساعة 06:00 (UTC)"
+        assert describe_crontab(weekend) == "كل أسبوع يوم الأحد، السبت الساعة 18:30 (UTC)"
+    # Anything else keeps cron-descriptor's (English) words rather than a wrong Arabic one.
+    quarterly = _crontab(minute="*/15")
+    assert describe_crontab(quarterly) == quarterly.human_readable
+    assert describe_crontab(None) == "-"
+
+
+def test_a_count_report_schedule_names_its_timing_in_arabic(client, charlie):
+    schedule = count_report_schedule_save(schedule=CountReportSchedule(name="weekly", period_kind="week"))
+    client.force_login(charlie)
+    with translation.override("ar"):
+        listing = client.get(reverse("admin:shelters_countreportschedule_changelist"), HTTP_ACCEPT_LANGUAGE="ar")
+        task = client.get(
+            reverse("admin:django_celery_beat_periodictask_change", args=[schedule.periodic_task_id]),
+            HTTP_ACCEPT_LANGUAGE="ar",
+        )
+    assert "كل أسبوع يوم الاثنين الساعة 06:00 (UTC)" in listing.content.decode()
+    page = task.content.decode()
+    assert "وصف الجدول الزمني" in page and "كل أسبوع يوم الاثنين الساعة 06:00 (UTC)" in page
+    assert "Crontab translation" not in page and "At 06:00 AM" not in page
