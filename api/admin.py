@@ -68,7 +68,7 @@ class APITokenCreateForm(AuthTokenCreateForm):
 @admin.register(APIToken)
 class APITokenAdmin(AuthTokenAdmin):
     add_form = APITokenCreateForm
-    list_display = ("key_prefix", "token_user", "created_on", "expires_on")
+    list_display = ("key_prefix", "token_user", "created_on", "expires_on")  # also the (read-only) token page
     ordering = ("-created",)
     raw_id_fields = ()  # a choice among partner accounts, not any user id
 
@@ -97,12 +97,8 @@ class APITokenAdmin(AuthTokenAdmin):
         return formfield
 
     def get_fields(self, request: HttpRequest, obj: AuthToken | None = None):
-        if obj is None:
-            return ["user", "expiry"]
-        return ["key_prefix", "token_user", "created_on", "expires_on"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: AuthToken | None = None):
-        return () if obj is None else ("key_prefix", "token_user", "created_on", "expires_on")
+        # Without the change permission Django shows an existing token's fields read-only.
+        return ["user", "expiry"] if obj is None else list(self.list_display)
 
     def has_change_permission(self, request: HttpRequest, obj: AuthToken | None = None) -> bool:
         return False  # revoke and issue again instead (see the module docstring)

@@ -53,11 +53,8 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         return describe_crontab(task.crontab)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        response = super().changeform_view(request, object_id, form_url, extra_context)
-        # The page's script (when a policy lets it run) shows these beside the chosen crontab.
-        context = getattr(response, "context_data", None)
-        if context is not None and "readable_crontabs" in context:
-            context["readable_crontabs"] = {
-                crontab.id: describe_crontab(crontab) for crontab in CrontabSchedule.objects.all()
-            }
-        return response
+        # The page's script (when a policy lets it run) shows these beside the chosen crontab;
+        # the package's own view would first build the same dict in cron-descriptor's English.
+        readable = {crontab.id: describe_crontab(crontab) for crontab in CrontabSchedule.objects.all()}
+        extra_context = {**(extra_context or {}), "readable_crontabs": readable}
+        return admin.ModelAdmin.changeform_view(self, request, object_id, form_url, extra_context)

@@ -341,7 +341,7 @@ def site_chunks(chunk_size: int = CHUNK_SIZE, site_ids: list[int] | None = None)
 # --- storage ------------------------------------------------------------------
 
 
-_CONTRIBUTION_JSON = f"[%s, %.{WEIGHT_DECIMALS}f]"
+CONTRIBUTION_JSON = f"[%s, %.{WEIGHT_DECIMALS}f]"
 _flags_json: dict[tuple[str, ...], str] = {}
 
 
@@ -355,7 +355,7 @@ def _estimate_row(daily: engine.DailyEstimate) -> tuple:
     flags = _flags_json.get(daily.flags)
     if flags is None:
         flags = _flags_json[daily.flags] = json.dumps(sorted(daily.flags))
-    contributions = ", ".join([_CONTRIBUTION_JSON % pair for pair in daily.contributions])
+    contributions = ", ".join([CONTRIBUTION_JSON % pair for pair in daily.contributions])
     return (daily.estimate, daily.low, daily.high, flags, f"[{contributions}]", engine.ENGINE_VERSION)
 
 

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from shelters.models import PopulationEstimate
 from shelters.selectors.reconciliation import counting_report_rows
-from shelters.services.reconciliation import WEIGHT_DECIMALS
+from shelters.services.reconciliation import CONTRIBUTION_JSON, WEIGHT_DECIMALS
 
 _WEIGHT = f"%.{WEIGHT_DECIMALS}f"
 
@@ -165,7 +165,7 @@ class Command(BaseCommand):
             flags_text = flags_json.get(key)
             if flags_text is None:
                 flags_text = flags_json[key] = "[" + ", ".join(f'"{f}"' for f in sorted(flags)) + "]"
-            pairs = ", ".join([f"[{report}, {_WEIGHT % weight}]" for report, weight in contributions])
+            pairs = ", ".join([CONTRIBUTION_JSON % tuple(pair) for pair in contributions])  # as the run writes them
             lines.append(
                 f"{site_id}\t{day}\t{estimate}\t{low}\t{high}\t{flags_text}\t[{pairs}]\t{version}\t{computed_at}\n"
             )
